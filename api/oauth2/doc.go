@@ -1,0 +1,25 @@
+// Package oauth2 is Keyflow's OpenID Connect / OAuth 2.0 provider at the HTTP
+// edge: it turns requests into plain structs, calls api/oauth2/op (domain
+// logic) and api/oauth2/jwtkeys (signing keys), and renders the responses.
+//
+// Served so far (Handler.Register):
+//
+//	GET  /.well-known/openid-configuration                OpenID Connect Discovery 1.0
+//	GET  /oauth2/token/.well-known/openid-configuration   the same, for WSO2's issuer {base}/oauth2/token
+//	GET  /.well-known/oauth-authorization-server          RFC 8414 (same document)
+//	GET  /oauth2/jwks                                     RFC 7517 key set: next, current and previous keys
+//	POST /oauth2/token                                    RFC 6749 §4.4 client_credentials
+//	POST /oauth2/introspect                               RFC 7662
+//	POST /oauth2/revoke                                   RFC 7009
+//
+// The discovery document lists only what is served; endpoints added later
+// (authorize, userinfo, logout…) add themselves to Metadata.
+//
+// Requests: POST bodies must be application/x-www-form-urlencoded, at most
+// 64 KiB, with no parameter repeated (RFC 6749 §3.2); client credentials
+// come from HTTP Basic (form-urlencoded id and secret, RFC 6749 §2.3.1) or
+// from client_id/client_secret in the body, never both. Responses carrying
+// tokens are Cache-Control: no-store. Errors are rendered by writeError from
+// op.ToError: {"error","error_description"} with the RFC's status, and 401 +
+// WWW-Authenticate: Basic for invalid_client.
+package oauth2

@@ -1,0 +1,154 @@
+package op
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/keyflow/keyflow/store"
+)
+
+// Defaults applied by New.
+const (
+	DefaultClientCacheTTL         = 5 * time.Second
+	DefaultRevocationSyncInterval = 2 * time.Second
+	DefaultAccessTokenLifetime    = time.Hour
+	// MinPepperLength is the shortest accepted secret pepper (bytes).
+	MinPepperLength = 32
+)
+
+// Store is what the provider needs from the database (a *store.Store).
+type Store interface {
+	// OAuth2Client returns a client or store.ErrNotFound.
+	OAuth2Client(ctx context.Context, clientID string) (store.OAuth2Client, error)
+	// CreateOAuth2Client stores a client (store.ErrConflict if the id is taken).
+	CreateOAuth2Client(ctx context.Context, nc store.NewOAuth2Client) (store.OAuth2Client, error)
+	// CreateOAuth2Token stores an opaque token by hash.
+	CreateOAuth2Token(ctx context.Context, t store.OAuth2Token) error
+	// OAuth2TokenByHash finds an opaque token (store.ErrNotFound if none).
+	OAuth2TokenByHash(ctx context.Context, hash []byte) (store.OAuth2Token, error)
+	// RevokeOAuth2Token marks an opaque token revoked.
+	RevokeOAuth2Token(ctx context.Context, hash []byte) error
+	// RevokeOAuth2JTI records a revoked JWT until it expires.
+	RevokeOAuth2JTI(ctx context.Context, r store.RevokedJTI) error
+	// RevokedOAuth2JTIs lists unexpired revoked JWTs recorded after since.
+	RevokedOAuth2JTIs(ctx context.Context, since time.Time) ([]store.RevokedJTI, error)
+}
+
+// Keys signs and verifies JWTs (a *jwtkeys.Manager).
+type Keys interface {
+	// Sign returns a compact JWS of payload signed with alg's current key.
+	Sign(ctx context.Context, alg, typ string, payload []byte) (string, error)
+	// Verify returns the payload of a JWS signed by a published key with
+	// the given typ; any error means untrusted.
+	Verify(ctx context.Context, token, typ string) ([]byte, error)
+	// Algorithms lists the algorithms with keys, the default first.
+	Algorithms() []string
+}
+
+// Config configures New.
+type Config struct {
+	Store Store
+	Keys  Keys
+	// Issuer is the iss of every token: an absolute https URL (http only for
+	// loopback hosts) without query or fragment. WSO2's default is
+	// {base}/oauth2/token, which its SDKs expect.
+	Issuer string
+	// SecretPepper keys the HMAC-SHA256 of client secrets: at least
+	// MinPepperLength bytes, from configuration, never stored in the
+	// database. Changing it invalidates every client secret.
+	SecretPepper []byte
+	// ClientCacheTTL is how long a client read from the store is reused;
+	// default DefaultClientCacheTTL, negative disables the cache. A changed
+	// or deleted client takes effect within it.
+	ClientCacheTTL time.Duration
+	// RevocationSyncInterval is how often the revoked-JWT list is refreshed
+	// from the store; default DefaultRevocationSyncInterval. A JWT revoked
+	// through another replica stays active here for up to this long.
+	RevocationSyncInterval time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger; default discards. Tokens and secrets are never logged.
+	Logger *slog.Logger
+}
+
+// Provider is the OAuth2 provider's fast path: client authentication, the
+// token endpoint's store-only grants, introspection and revocation. It is
+// safe for concurrent use.
+type Provider struct {
+	store   Store
+	keys    Keys
+	issuer  string
+	secrets secretHasher
+	clients *clientCache
+	revoked *revocations
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// New validates cfg and returns a Provider.
+func New(cfg Config) (*Provider, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("op: Config.Store is required")
+	case cfg.Keys == nil:
+		return nil, errors.New("op: Config.Keys is required")
+	case len(cfg.Keys.Algorithms()) == 0:
+		return nil, errors.New("op: Config.Keys has no algorithms")
+	case len(cfg.SecretPepper) < MinPepperLength:
+		return nil, fmt.Errorf("op: Config.SecretPepper: need at least %d bytes", MinPepperLength)
+	case cfg.RevocationSyncInterval < 0:
+		return nil, errors.New("op: Config.RevocationSyncInterval is negative")
+	}
+	if err := validateIssuer(cfg.Issuer); err != nil {
+		return nil, fmt.Errorf("op: Config.Issuer: %w", err)
+	}
+	if cfg.ClientCacheTTL == 0 {
+		cfg.ClientCacheTTL = DefaultClientCacheTTL
+	}
+	if cfg.RevocationSyncInterval == 0 {
+		cfg.RevocationSyncInterval = DefaultRevocationSyncInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Provider{
+		store: cfg.Store, keys: cfg.Keys, issuer: cfg.Issuer,
+		secrets: newSecretHasher(cfg.SecretPepper),
+		now:     cfg.Now, log: cfg.Logger,
+	}
+	p.clients = &clientCache{ttl: cfg.ClientCacheTTL, now: cfg.Now, entries: map[string]cachedClient{}}
+	p.revoked = &revocations{store: cfg.Store, interval: cfg.RevocationSyncInterval, now: cfg.Now,
+		log: cfg.Logger, jtis: map[string]time.Time{}}
+	return p, nil
+}
+
+// Issuer returns the issuer identifier.
+func (p *Provider) Issuer() string { return p.issuer }
+
+func validateIssuer(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case !u.IsAbs() || u.Host == "":
+		return fmt.Errorf("%q is not an absolute URL", s)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q has a query or fragment (OpenID Connect Discovery §3)", s)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("%q: scheme must be https (http only on loopback)", s)
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}

@@ -1,0 +1,175 @@
+package op
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
+	"github.com/keyflow/keyflow/store"
+)
+
+// TokenRequest is a token endpoint request (RFC 6749 §4.4.2 so far), parsed
+// by the HTTP edge. Client authentication travels separately.
+type TokenRequest struct {
+	GrantType string
+	Scope     string // space-separated, as sent
+}
+
+// TokenResponse is a successful token response (RFC 6749 §5.1).
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// Token serves the token endpoint: it authenticates the client and runs the
+// grant. Grants that need the login workflow (authorization_code,
+// refresh_token) are answered unsupported_grant_type until they land.
+func (p *Provider) Token(ctx context.Context, cc ClientCredentials, req TokenRequest) (TokenResponse, error) {
+	if req.GrantType == "" {
+		return TokenResponse{}, ErrInvalidRequest("grant_type is required")
+	}
+	client, err := p.AuthenticateClient(ctx, cc)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	switch req.GrantType {
+	case GrantClientCredentials:
+		return p.clientCredentials(ctx, client, cc, req)
+	default:
+		return TokenResponse{}, ErrUnsupportedGrantType("grant type %q is not supported", req.GrantType)
+	}
+}
+
+// clientCredentials issues an access token to the client itself (RFC 6749
+// §4.4). sub is the client id (RFC 9068 §2.2). No refresh token (§4.4.3).
+func (p *Provider) clientCredentials(ctx context.Context, c store.OAuth2Client, cc ClientCredentials, req TokenRequest) (TokenResponse, error) {
+	if cc.Method == AuthNone || c.Public {
+		// §4.4: the client credentials grant MUST only be used by confidential clients.
+		return TokenResponse{}, ErrUnauthorizedClient("client_credentials requires client authentication")
+	}
+	if !slices.Contains(c.GrantTypes, GrantClientCredentials) {
+		return TokenResponse{}, ErrUnauthorizedClient("client is not allowed the client_credentials grant")
+	}
+	scope, err := grantScope(req.Scope, c.Scopes)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	return p.issueAccessToken(ctx, c, c.ClientID, scope)
+}
+
+// grantScope decides the granted scope (RFC 6749 §3.3): no request means
+// everything the client may have; otherwise the requested scopes the client
+// may have, others silently dropped (as WSO2 does; the response's scope
+// tells the client what it got). A malformed scope is invalid_scope.
+func grantScope(requested string, allowed []string) (string, error) {
+	if requested == "" {
+		return strings.Join(allowed, " "), nil
+	}
+	var granted []string
+	for _, s := range strings.Split(requested, " ") {
+		if !validScopeToken(s) {
+			return "", ErrInvalidScope("malformed scope (RFC 6749 §3.3)")
+		}
+		if slices.Contains(allowed, s) && !slices.Contains(granted, s) {
+			granted = append(granted, s)
+		}
+	}
+	return strings.Join(granted, " "), nil
+}
+
+// validScopeToken: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b < 0x21 || b == 0x22 || b == 0x5c || b > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// accessTokenClaims are the claims of a JWT access token (RFC 9068 §2.2).
+type accessTokenClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  audience `json:"aud"`
+	ExpiresAt int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf,omitempty"`
+	JTI       string   `json:"jti"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope,omitempty"`
+}
+
+// audience is "aud": a string when there is one, an array otherwise (RFC
+// 7519 §4.1.3).
+type audience []string
+
+func (a audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = audience{one}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(a))
+}
+
+func (p *Provider) audiences(c store.OAuth2Client) []string {
+	if len(c.Audiences) == 0 {
+		return []string{c.ClientID}
+	}
+	return c.Audiences
+}
+
+// issueAccessToken mints a JWT (no database write) or an opaque token
+// (stored hashed), as the client is configured.
+func (p *Provider) issueAccessToken(ctx context.Context, c store.OAuth2Client, subject, scope string) (TokenResponse, error) {
+	now := p.now().Truncate(time.Second)
+	exp := now.Add(c.AccessTokenLifetime)
+	resp := TokenResponse{TokenType: "Bearer", ExpiresIn: int64(c.AccessTokenLifetime / time.Second), Scope: scope}
+	jti := randomString(16)
+	switch c.TokenFormat {
+	case store.TokenFormatOpaque:
+		tok := randomString(32)
+		hash := sha256.Sum256([]byte(tok))
+		if err := p.store.CreateOAuth2Token(ctx, store.OAuth2Token{
+			Hash: hash[:], Kind: store.TokenKindAccess, TokenID: jti, ClientID: c.ClientID, Subject: subject,
+			Scope: scope, Audiences: p.audiences(c), IssuedAt: now, ExpiresAt: exp,
+		}); err != nil {
+			return TokenResponse{}, ToError(fmt.Errorf("op: store opaque token: %w", err))
+		}
+		resp.AccessToken = tok
+	default:
+		payload, err := json.Marshal(accessTokenClaims{
+			Issuer: p.issuer, Subject: subject, Audience: p.audiences(c),
+			ExpiresAt: exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(),
+			JTI: jti, ClientID: c.ClientID, Scope: scope,
+		})
+		if err != nil {
+			return TokenResponse{}, ErrServer(err)
+		}
+		tok, err := p.keys.Sign(ctx, c.SigningAlg, jwtkeys.TypeAccessToken, payload)
+		if err != nil {
+			return TokenResponse{}, ErrServer(err)
+		}
+		resp.AccessToken = tok
+	}
+	return resp, nil
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// result is one measured figure.
+type result struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit"`
+	Target float64 `json:"target,omitempty"`
+	// Higher says whether a larger value is better (throughput) or worse (latency, memory).
+	Higher bool  `json:"higher_is_better,omitempty"`
+	Met    *bool `json:"met,omitempty"`
+}
+
+func main() {
+	bin := flag.String("keyflow", "bin/keyflow", "path to the keyflow binary")
+	idle := flag.Duration("idle", 5*time.Second, "how long serve idles before its memory is read")
+	flag.Parse()
+	if err := run(*bin, *idle, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin string, idle time.Duration, out io.Writer) error {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "keyflow-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	var results []result
+	first, err := startServe(bin, dir)
+	if err != nil {
+		return fmt.Errorf("first start: %w", err)
+	}
+	results = append(results, target(result{Name: "cold start to ready (first start, initdb)", Value: first.ready.Seconds(), Unit: "s", Target: 5}))
+	if err := first.stop(); err != nil {
+		return err
+	}
+
+	again, err := startServe(bin, dir)
+	if err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	defer again.stop()
+	results = append(results, target(result{Name: "start to ready (restart)", Value: again.ready.Seconds(), Unit: "s", Target: 5}))
+	time.Sleep(idle)
+	rss, err := rssMB(again.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	results = append(results, target(result{Name: "idle RSS of keyflow serve (without PostgreSQL)", Value: rss, Unit: "MB", Target: 350}))
+
+	report(out, results)
+	return nil
+}
+
+type serveProc struct {
+	cmd   *exec.Cmd
+	ready time.Duration
+}
+
+// startServe starts `keyflow serve` on a free port and waits until /readyz answers 200.
+func startServe(bin, dataDir string) (*serveProc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--data-dir", dataDir, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "KEYFLOW_ADMIN_PASSWORD=bench-admin-password")
+	cmd.Stdout = io.Discard
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &serveProc{cmd: cmd}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for {
+		if ctx.Err() != nil {
+			_ = p.stop()
+			return nil, fmt.Errorf("not ready within 2 minutes: %s", stderr.String())
+		}
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				p.ready = time.Since(start)
+				return p, nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits, so the private PostgreSQL is stopped too.
+func (p *serveProc) stop() error {
+	if p.cmd.ProcessState != nil {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		return fmt.Errorf("keyflow serve did not stop within 30 s of SIGTERM")
+	}
+}
+
+func rssMB(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func target(r result) result {
+	if r.Target != 0 {
+		met := r.Value <= r.Target
+		if r.Higher {
+			met = r.Value >= r.Target
+		}
+		r.Met = &met
+	}
+	return r
+}
+
+func report(out io.Writer, results []result) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "figure\tvalue\ttarget\tmet")
+	for _, r := range results {
+		tgt, met := "-", "-"
+		if r.Met != nil {
+			op := "≤"
+			if r.Higher {
+				op = "≥"
+			}
+			tgt = fmt.Sprintf("%s %g %s", op, r.Target, r.Unit)
+			met = map[bool]string{true: "yes", false: "NO"}[*r.Met]
+		}
+		fmt.Fprintf(tw, "%s\t%.3g %s\t%s\t%s\n", r.Name, r.Value, r.Unit, tgt, met)
+	}
+	tw.Flush()
+	line, _ := json.Marshal(map[string]any{"keyflow_bench": results})
+	fmt.Fprintln(out, string(line))
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is every setting of the keyflow binary. Each field is one setting with a flag, a
+// KEYFLOW_* environment variable and a key in the optional YAML file; precedence is
+// flag > environment > file > default.
+type Config struct {
+	HTTPAddr string
+	BaseURL  string
+	DataDir  string
+
+	DatabaseURL string
+	// PostgresPort is the port of the private PostgreSQL cluster (0 = any free port).
+	PostgresPort int
+
+	TemporalAddress   string
+	TemporalNamespace string
+	TemporalTaskQueue string
+	TemporalTLSCA     string
+	TemporalTLSCert   string
+	TemporalTLSKey    string
+	TemporalTLSServer string
+	TemporalAPIKey    string
+	// TemporalPort is the frontend port of the embedded Temporal server (0 = any free port).
+	TemporalPort int
+
+	// CodecKeys is "id:base64key[,id:base64key…]", the first one encrypting. Empty: a key file
+	// in the data dir is created on first use (development).
+	CodecKeys string
+
+	AdminPassword string
+
+	LogFormat string
+	LogLevel  string
+
+	ShutdownTimeout time.Duration
+}
+
+// setting describes one configuration value: its flag, environment variable, YAML key, and
+// whether it is a secret (secrets are never printed).
+type setting struct {
+	flag   string
+	usage  string
+	secret bool
+	bind   func(fs *pflag.FlagSet, name, usage string)
+}
+
+func (s setting) env() string {
+	return "KEYFLOW_" + strings.ToUpper(strings.ReplaceAll(s.flag, "-", "_"))
+}
+
+// settings lists every setting once; flags, environment variables and YAML keys all derive from it.
+func (c *Config) settings() []setting {
+	str := func(p *string, def string) func(*pflag.FlagSet, string, string) {
+		return func(fs *pflag.FlagSet, n, u string) { fs.StringVar(p, n, def, u) }
+	}
+	num := func(p *int, def int) func(*pflag.FlagSet, string, string) {
+		return func(fs *pflag.FlagSet, n, u string) { fs.IntVar(p, n, def, u) }
+	}
+	dur := func(p *time.Duration, def time.Duration) func(*pflag.FlagSet, string, string) {
+		return func(fs *pflag.FlagSet, n, u string) { fs.DurationVar(p, n, def, u) }
+	}
+	return []setting{
+		{flag: "http-addr", usage: "address the HTTP server listens on", bind: str(&c.HTTPAddr, "localhost:8080")},
+		{flag: "base-url", usage: "public URL of this server (default http://<http-addr>)", bind: str(&c.BaseURL, "")},
+		{flag: "data-dir", usage: "directory for the embedded PostgreSQL and Temporal data, keys and the admin credential", bind: str(&c.DataDir, "keyflow-data")},
+		{flag: "database-url", usage: "PostgreSQL URL; empty: run a private PostgreSQL cluster in the data dir (serve only)", secret: true, bind: str(&c.DatabaseURL, "")},
+		{flag: "postgres-port", usage: "port of the private PostgreSQL cluster (0: any free port)", bind: num(&c.PostgresPort, 0)},
+		{flag: "temporal-address", usage: "Temporal frontend host:port; empty: run an embedded Temporal server (serve only)", bind: str(&c.TemporalAddress, "")},
+		{flag: "temporal-namespace", usage: "Temporal namespace", bind: str(&c.TemporalNamespace, "default")},
+		{flag: "temporal-task-queue", usage: "Temporal task queue of Keyflow's workflows", bind: str(&c.TemporalTaskQueue, "keyflow")},
+		{flag: "temporal-tls-ca", usage: "CA certificate file for the Temporal connection (enables TLS)", bind: str(&c.TemporalTLSCA, "")},
+		{flag: "temporal-tls-cert", usage: "client certificate file for Temporal mTLS", bind: str(&c.TemporalTLSCert, "")},
+		{flag: "temporal-tls-key", usage: "client key file for Temporal mTLS", bind: str(&c.TemporalTLSKey, "")},
+		{flag: "temporal-tls-server-name", usage: "server name to verify on the Temporal connection", bind: str(&c.TemporalTLSServer, "")},
+		{flag: "temporal-api-key", usage: "API key for Temporal Cloud (enables TLS)", secret: true, bind: str(&c.TemporalAPIKey, "")},
+		{flag: "temporal-port", usage: "frontend port of the embedded Temporal server (0: any free port)", bind: num(&c.TemporalPort, 0)},
+		{flag: "codec-keys", usage: "payload encryption keys id:base64(32 bytes),… first encrypts; empty: a generated key file in the data dir", secret: true, bind: str(&c.CodecKeys, "")},
+		{flag: "admin-password", usage: "password of the bootstrap admin user; empty: generated on first start and written to the data dir", secret: true, bind: str(&c.AdminPassword, "")},
+		{flag: "log-format", usage: "log format: text or json", bind: str(&c.LogFormat, "text")},
+		{flag: "log-level", usage: "log level: debug, info, warn or error", bind: str(&c.LogLevel, "info")},
+		{flag: "shutdown-timeout", usage: "how long a graceful shutdown may take", bind: dur(&c.ShutdownTimeout, 20*time.Second)},
+	}
+}
+
+// bindFlags registers every setting on fs plus --config, the YAML file.
+func (c *Config) bindFlags(fs *pflag.FlagSet) {
+	for _, s := range c.settings() {
+		s.bind(fs, s.flag, fmt.Sprintf("%s (env %s)", s.usage, s.env()))
+	}
+	fs.String("config", "", "YAML configuration file; keys are the flag names (env KEYFLOW_CONFIG)")
+}
+
+// ConfigError is a setting with a value that is not allowed. The binary exits with status 2.
+type ConfigError struct {
+	Setting string // "--log-format / KEYFLOW_LOG_FORMAT"
+	Problem string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("invalid configuration: %s: %s", e.Setting, e.Problem)
+}
+
+// load fills the settings that were not given as flags from the environment, then from the YAML
+// file, and validates the result.
+func (c *Config) load(fs *pflag.FlagSet, getenv func(string) string) error {
+	file := getenv("KEYFLOW_CONFIG")
+	if f := fs.Lookup("config"); f != nil && f.Changed {
+		file = f.Value.String()
+	}
+	fileValues := map[string]any{}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return &ConfigError{Setting: "--config / KEYFLOW_CONFIG", Problem: err.Error()}
+		}
+		if err := yaml.Unmarshal(b, &fileValues); err != nil {
+			return &ConfigError{Setting: "--config / KEYFLOW_CONFIG", Problem: fmt.Sprintf("%s is not valid YAML: %v", file, err)}
+		}
+	}
+	known := map[string]bool{}
+	for _, s := range c.settings() {
+		known[s.flag] = true
+		f := fs.Lookup(s.flag)
+		if f == nil || f.Changed {
+			continue
+		}
+		name := fmt.Sprintf("--%s / %s", s.flag, s.env())
+		if v := getenv(s.env()); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				return &ConfigError{Setting: name, Problem: fmt.Sprintf("%q is not a valid %s", display(s, v), f.Value.Type())}
+			}
+			continue
+		}
+		if v, ok := fileValues[s.flag]; ok {
+			sv := fmt.Sprint(v)
+			if err := f.Value.Set(sv); err != nil {
+				return &ConfigError{Setting: name, Problem: fmt.Sprintf("%q in %s is not a valid %s", display(s, sv), file, f.Value.Type())}
+			}
+		}
+	}
+	var unknown []string
+	for k := range fileValues {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return &ConfigError{Setting: "--config / KEYFLOW_CONFIG", Problem: fmt.Sprintf("unknown keys in %s: %s", file, strings.Join(unknown, ", "))}
+	}
+	return c.validate()
+}
+
+func display(s setting, v string) string {
+	if s.secret {
+		return "<redacted>"
+	}
+	return v
+}
+
+func (c *Config) validate() error {
+	bad := func(flag, problem string) error {
+		return &ConfigError{Setting: fmt.Sprintf("--%s / %s", flag, setting{flag: flag}.env()), Problem: problem}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return bad("http-addr", fmt.Sprintf("%q is not host:port", c.HTTPAddr))
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.HTTPAddr
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return bad("base-url", fmt.Sprintf("%q must be an absolute http(s) URL without query or fragment", c.BaseURL))
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.DataDir == "" {
+		return bad("data-dir", "must not be empty")
+	}
+	if c.DatabaseURL != "" {
+		du, err := url.Parse(c.DatabaseURL)
+		if err != nil || (du.Scheme != "postgres" && du.Scheme != "postgresql") {
+			return bad("database-url", "must be a postgres:// or postgresql:// URL")
+		}
+	}
+	for flag, port := range map[string]int{"postgres-port": c.PostgresPort, "temporal-port": c.TemporalPort} {
+		if port < 0 || port > 65535 {
+			return bad(flag, strconv.Itoa(port)+" is not a port (0–65535)")
+		}
+	}
+	if c.TemporalAddress != "" {
+		if _, _, err := net.SplitHostPort(c.TemporalAddress); err != nil {
+			return bad("temporal-address", fmt.Sprintf("%q is not host:port", c.TemporalAddress))
+		}
+	}
+	if c.TemporalNamespace == "" {
+		return bad("temporal-namespace", "must not be empty")
+	}
+	if c.TemporalTaskQueue == "" {
+		return bad("temporal-task-queue", "must not be empty")
+	}
+	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
+		return bad("temporal-tls-cert", "--temporal-tls-cert and --temporal-tls-key must be given together")
+	}
+	for flag, path := range map[string]string{"temporal-tls-ca": c.TemporalTLSCA, "temporal-tls-cert": c.TemporalTLSCert, "temporal-tls-key": c.TemporalTLSKey} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			return bad(flag, fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err)))
+		}
+	}
+	if c.AdminPassword != "" && len(c.AdminPassword) < 8 {
+		return bad("admin-password", "must be at least 8 characters")
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return bad("log-format", fmt.Sprintf("%q is not allowed; use text or json", c.LogFormat))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return bad("log-level", fmt.Sprintf("%q is not allowed; use debug, info, warn or error", c.LogLevel))
+	}
+	if c.ShutdownTimeout <= 0 {
+		return bad("shutdown-timeout", "must be positive")
+	}
+	return nil
+}
+
+// logger builds the process logger from the configuration.
+func (c *Config) logger() *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel)) // validated
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

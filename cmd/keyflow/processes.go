@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.temporal.io/sdk/client"
+
+	"github.com/keyflow/keyflow/api"
+	"github.com/keyflow/keyflow/flows"
+	"github.com/keyflow/keyflow/flows/codec"
+	"github.com/keyflow/keyflow/flows/temporalx"
+	"github.com/keyflow/keyflow/migrations"
+	"github.com/keyflow/keyflow/store"
+	"github.com/keyflow/keyflow/store/pgserver"
+	"github.com/keyflow/keyflow/workers"
+	"github.com/keyflow/keyflow/workers/devserver"
+)
+
+// process holds what one keyflow process runs and stops it in reverse order.
+type process struct {
+	cfg      *Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+	stops    []func(context.Context)
+
+	store    *store.Store
+	temporal client.Client
+}
+
+func newProcess(cfg *Config) *process {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &process{cfg: cfg, log: cfg.logger(), registry: reg}
+}
+
+func (p *process) onStop(f func(context.Context)) { p.stops = append(p.stops, f) }
+
+// shutdown stops everything started, newest first, within the shutdown timeout.
+func (p *process) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
+	defer cancel()
+	for i := len(p.stops) - 1; i >= 0; i-- {
+		p.stops[i](ctx)
+	}
+}
+
+// openStore connects to PostgreSQL: --database-url, or a private cluster in the data dir when
+// embedded is allowed. It applies the migrations when migrate is set.
+func (p *process) openStore(ctx context.Context, embedded, migrate bool) error {
+	url := p.cfg.DatabaseURL
+	if url == "" {
+		if !embedded {
+			return &ConfigError{Setting: "--database-url / KEYFLOW_DATABASE_URL", Problem: "required by this command (only serve runs a private PostgreSQL)"}
+		}
+		started := time.Now()
+		pg, err := pgserver.Start(ctx, pgserver.Config{
+			DataDir: filepath.Join(p.cfg.DataDir, "postgres"),
+			Port:    p.cfg.PostgresPort,
+			Logger:  p.log.With("component", "postgres"),
+		})
+		if err != nil {
+			return fmt.Errorf("start private PostgreSQL: %w", err)
+		}
+		p.onStop(func(ctx context.Context) {
+			if err := pg.Stop(ctx); err != nil {
+				p.log.Error("stop PostgreSQL", "err", err)
+			}
+		})
+		p.log.Info("private PostgreSQL started", "took", time.Since(started).Round(time.Millisecond))
+		url = pg.URL()
+	}
+	if migrate {
+		v, err := migrations.Up(ctx, url, migrations.WithLogger(p.log))
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		p.log.Info("database schema is current", "version", v)
+	}
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	p.onStop(func(context.Context) { st.Close() })
+	p.store = st
+	return nil
+}
+
+// keyring returns the payload codec keys: --codec-keys, or the development key file in the data dir.
+func (p *process) keyring() (*codec.Keyring, error) {
+	if p.cfg.CodecKeys != "" {
+		k, err := codec.ParseKeys(p.cfg.CodecKeys)
+		if err != nil {
+			return nil, &ConfigError{Setting: "--codec-keys / KEYFLOW_CODEC_KEYS", Problem: err.Error()}
+		}
+		return k, nil
+	}
+	if err := os.MkdirAll(p.cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	k, err := codec.LoadOrCreateKeyFile(filepath.Join(p.cfg.DataDir, "codec.keys"))
+	if err != nil {
+		return nil, fmt.Errorf("payload codec key file: %w", err)
+	}
+	return k, nil
+}
+
+// dialTemporal connects to --temporal-address, or starts the embedded dev server when allowed.
+func (p *process) dialTemporal(ctx context.Context, embedded bool) error {
+	addr := p.cfg.TemporalAddress
+	if addr == "" {
+		if !embedded {
+			return &ConfigError{Setting: "--temporal-address / KEYFLOW_TEMPORAL_ADDRESS", Problem: "required by this command (only serve runs an embedded Temporal)"}
+		}
+		started := time.Now()
+		srv, err := devserver.Start(ctx, devserver.Config{
+			DataDir:      filepath.Join(p.cfg.DataDir, "temporal"),
+			Namespace:    p.cfg.TemporalNamespace,
+			FrontendPort: p.cfg.TemporalPort,
+			Logger:       p.log.With("component", "temporal"),
+		})
+		if err != nil {
+			return fmt.Errorf("start embedded Temporal: %w", err)
+		}
+		p.onStop(func(context.Context) {
+			if err := srv.Stop(); err != nil {
+				p.log.Error("stop embedded Temporal", "err", err)
+			}
+		})
+		p.log.Info("embedded Temporal started", "address", srv.FrontendAddress(), "took", time.Since(started).Round(time.Millisecond))
+		addr = srv.FrontendAddress()
+	}
+	keys, err := p.keyring()
+	if err != nil {
+		return err
+	}
+	tc := temporalx.Config{
+		Address:           addr,
+		Namespace:         p.cfg.TemporalNamespace,
+		APIKey:            p.cfg.TemporalAPIKey,
+		Keyring:           keys,
+		Logger:            p.log.With("component", "temporal-sdk"),
+		MetricsRegisterer: p.registry,
+	}
+	if p.cfg.TemporalTLSCA != "" || p.cfg.TemporalTLSCert != "" || p.cfg.TemporalTLSServer != "" {
+		tc.TLS = &temporalx.TLSConfig{
+			CAFile:     p.cfg.TemporalTLSCA,
+			CertFile:   p.cfg.TemporalTLSCert,
+			KeyFile:    p.cfg.TemporalTLSKey,
+			ServerName: p.cfg.TemporalTLSServer,
+		}
+	}
+	c, err := temporalx.Dial(ctx, tc)
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s: %w", addr, err)
+	}
+	p.onStop(func(context.Context) { c.Close() })
+	p.temporal = c
+	return nil
+}
+
+// startWorker registers Keyflow's workflows on the task queue and starts polling.
+func (p *process) startWorker() error {
+	w, err := workers.New(p.temporal, workers.Config{TaskQueue: p.cfg.TemporalTaskQueue, Options: temporalx.WorkerOptions()})
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	p.onStop(func(context.Context) { w.Stop() })
+	return nil
+}
+
+// handler builds the HTTP edge with readiness checks for what this process depends on.
+func (p *process) handler() (api.Config, error) {
+	cfg := api.Config{Logger: p.log, Registry: p.registry}
+	if p.store != nil {
+		cfg.Checks = append(cfg.Checks, api.Check{Name: "postgres", Probe: p.store.Ping})
+	}
+	if p.temporal != nil {
+		c, queue := p.temporal, p.cfg.TemporalTaskQueue
+		cfg.Checks = append(cfg.Checks, api.Check{Name: "temporal", Probe: func(ctx context.Context) error {
+			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}})
+		cfg.WorkerCheck = &api.Check{Name: "worker", Probe: func(ctx context.Context) error {
+			return flows.PingWorker(ctx, c, queue)
+		}}
+	}
+	return cfg, nil
+}
+
+// listen binds the HTTP address before anything slow starts, so a taken port fails fast.
+func (p *process) listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", p.cfg.HTTPAddr)
+	if err != nil {
+		return nil, &ConfigError{Setting: "--http-addr / KEYFLOW_HTTP_ADDR", Problem: err.Error()}
+	}
+	return ln, nil
+}
+
+// serveHTTP serves until ctx ends, then runs the shutdown sequence.
+func (p *process) serveHTTP(ctx context.Context, ln net.Listener) error {
+	cfg, err := p.handler()
+	if err != nil {
+		return err
+	}
+	h, err := api.New(cfg)
+	if err != nil {
+		return err
+	}
+	err = api.Serve(ctx, ln, h, p.cfg.ShutdownTimeout, p.log)
+	p.log.Info("shutting down")
+	return err
+}
+
+func serve(ctx context.Context, cfg *Config, out io.Writer) (err error) {
+	started := time.Now()
+	p := newProcess(cfg)
+	defer p.shutdown()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	ln, err := p.listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if err := p.openStore(ctx, true, true); err != nil {
+		return err
+	}
+	admin, err := bootstrap(ctx, p.store, cfg)
+	if err != nil {
+		return err
+	}
+	if err := p.dialTemporal(ctx, true); err != nil {
+		return err
+	}
+	if err := p.startWorker(); err != nil {
+		return err
+	}
+	printBanner(out, cfg, admin, time.Since(started))
+	return p.serveHTTP(ctx, ln)
+}
+
+func apiOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
+	p := newProcess(cfg)
+	defer p.shutdown()
+	ln, err := p.listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if err := p.openStore(ctx, false, false); err != nil {
+		return err
+	}
+	if err := p.dialTemporal(ctx, false); err != nil {
+		return err
+	}
+	p.log.Info("api ready", "addr", ln.Addr().String())
+	return p.serveHTTP(ctx, ln)
+}
+
+func workerOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
+	p := newProcess(cfg)
+	defer p.shutdown()
+	ln, err := p.listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if err := p.openStore(ctx, false, false); err != nil {
+		return err
+	}
+	if err := p.dialTemporal(ctx, false); err != nil {
+		return err
+	}
+	if err := p.startWorker(); err != nil {
+		return err
+	}
+	p.log.Info("worker ready", "task_queue", cfg.TemporalTaskQueue, "addr", ln.Addr().String())
+	return p.serveHTTP(ctx, ln)
+}
+
+func migrate(ctx context.Context, cfg *Config, out io.Writer) error {
+	if cfg.DatabaseURL == "" {
+		return &ConfigError{Setting: "--database-url / KEYFLOW_DATABASE_URL", Problem: "required by migrate"}
+	}
+	v, err := migrations.Up(ctx, cfg.DatabaseURL, migrations.WithLogger(cfg.logger()))
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	_, err = fmt.Fprintf(out, "database schema at version %d\n", v)
+	return err
+}

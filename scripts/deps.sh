@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what Keyflow needs from Debian's packages when it is missing, and fetches Go modules.
+# Safe to run again: it only installs what is absent.
+set -euo pipefail
+
+need=()
+have_pg() {
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+have_pg || need+=(postgresql)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+# Debian's postgresql package starts a cluster of its own; Keyflow runs private clusters instead and
+# does not need it. Leave it alone if it was there before.
+go mod download
