@@ -20,6 +20,11 @@ type Check struct {
 	Probe func(ctx context.Context) error
 }
 
+// Routes is a front-end that mounts its endpoints on the engine (oauth2, authn, scim, …).
+type Routes interface {
+	Register(r gin.IRouter)
+}
+
 // Config wires the HTTP edge.
 type Config struct {
 	Logger *slog.Logger
@@ -29,6 +34,8 @@ type Config struct {
 	Checks []Check
 	// WorkerCheck runs on /readyz?worker=1 only: a workflow round trip proving a worker is polling.
 	WorkerCheck *Check
+	// Routes are the protocol front-ends this process serves.
+	Routes []Routes
 	// ProbeTimeout bounds each readiness probe (default 3 s).
 	ProbeTimeout time.Duration
 }
@@ -57,6 +64,9 @@ func New(cfg Config) (http.Handler, error) {
 	r.GET("/healthz", h.live)
 	r.GET("/readyz", h.ready)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry})))
+	for _, rt := range cfg.Routes {
+		rt.Register(r)
+	}
 	return r, nil
 }
 

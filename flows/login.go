@@ -203,7 +203,15 @@ func (r *loginRun) validateSubmit(ctx workflow.Context, sub Submission) error {
 	if len(sub.Params) > r.l.cfg.MaxParams {
 		return temporal.NewApplicationError("too many parameters", RejectInvalid)
 	}
+	if sub.AuthenticatorID != "" {
+		if _, _, ok := DecodeAuthenticatorID(sub.AuthenticatorID); !ok {
+			// App-native answers ABA-60004 for an undecodable id without touching the flow.
+			return temporal.NewApplicationError("invalid authenticatorId", RejectInvalid)
+		}
+	}
 	size := len(sub.AuthenticatorID) + len(sub.Action)
+	// A sum does not depend on map order.
+	//workflowcheck:ignore
 	for k, v := range sub.Params {
 		size += len(k) + len(v)
 	}
@@ -297,6 +305,8 @@ func (r *loginRun) execute() Result {
 				return r.failed(end)
 			}
 			sess.PromptDone(n, res)
+		case *scripting.CallNode:
+			sess.CallDone(n, wfhost.Call(r.ctx, n.Request))
 		case *scripting.FailNode:
 			return r.failed(r.failNodeError(n))
 		}
@@ -332,6 +342,8 @@ func (r *loginRun) succeeded() Result {
 		Steps: r.steps, AuthenticatedSteps: r.authenticated}
 	attr := r.sess.AttributeUser()
 	claims := map[string]string{}
+	// Building a map from maps does not depend on iteration order.
+	//workflowcheck:ignore
 	for _, u := range []*connectors.User{attr, subject} {
 		if u == nil {
 			continue
@@ -342,6 +354,7 @@ func (r *loginRun) succeeded() Result {
 			}
 		}
 	}
+	//workflowcheck:ignore
 	for _, u := range []*connectors.User{subject, attr} {
 		for k, v := range r.sess.RuntimeClaims(u) {
 			claims[k] = v

@@ -42,6 +42,8 @@ type world struct {
 	cfg    flows.LoginConfig
 	// think is how long the user takes to answer each view (default 1 s).
 	think time.Duration
+	// http makes the scripts' httpGet/httpPost calls.
+	http wfhost.HTTPCaller
 }
 
 type fakeCall = fake.Call
@@ -104,7 +106,12 @@ func loginInput(script string, steps []scripting.Step) flows.LoginInput {
 
 func readScript(t *testing.T, name string) string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("testdata", "scripts", name))
+	return readFile(t, filepath.Join("testdata", "scripts", name))
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +225,7 @@ func (w *world) register(env worker.Registry) {
 	}
 	l.Register(env)
 	(&flows.LoginActivities{Authenticators: w.reg}).Register(env)
-	(&wfhost.Activities{Directory: w.dir}).Register(env)
+	(&wfhost.Activities{Directory: w.dir, HTTP: &w.http}).Register(env)
 }
 
 type updateCallbacks struct {

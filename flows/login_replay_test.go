@@ -1,6 +1,7 @@
 package flows_test
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,14 +10,13 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/keyflow/keyflow/connectors"
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/scripting"
 )
-
-const replayTaskQueue = "login-replay"
 
 // replayScenario is one recorded login of the replay corpus (testdata/histories/<name>.json).
 type replayScenario struct {
@@ -149,7 +149,8 @@ func TestReplayHistories(t *testing.T) {
 // closes without the finishing timer issues different commands.
 func TestReplayDetectsNondeterminism(t *testing.T) {
 	file := filepath.Join("testdata", "histories", "password.json")
-	err := replayer(t, flows.LoginConfig{FinishDelay: -1}).ReplayWorkflowHistoryFromJSONFile(nil, file)
+	quiet := log.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	err := replayer(t, flows.LoginConfig{FinishDelay: -1}).ReplayWorkflowHistoryFromJSONFile(quiet, file)
 	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "nondetermin") {
 		t.Fatalf("replay of a changed workflow: %v, want a nondeterminism error", err)
 	}

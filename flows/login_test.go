@@ -67,7 +67,8 @@ func TestViewShapes(t *testing.T) {
 				fido.RequiredParams != nil || fido.Metadata.I18nKey == "" {
 				t.Errorf("an option that needs initiation must show its i18nKey only: %+v", fido)
 			}
-			return flows.Submission{Seq: v.Seq, AuthenticatorID: "bm90OmFuOmlk"} // "not:an:id"
+			// A well-formed id of an authenticator this step does not offer.
+			return flows.Submission{Seq: v.Seq, AuthenticatorID: flows.AuthenticatorID(connectors.TOTPAuthenticator, "LOCAL")}
 		},
 		func(t *testing.T, v flows.View) flows.Submission {
 			if v.Status != flows.StatusFailIncomplete || len(v.Messages) != 1 || v.Messages[0].ID != "ABA-60012" {
@@ -369,6 +370,7 @@ func TestSubmitValidation(t *testing.T) {
 	good := flows.Submission{Seq: 1, Params: map[string]string{"username": "alice", "password": "pw-alice"}}
 	send("stale", flows.Submission{Seq: 7, Params: good.Params}, time.Second)
 	send("big", flows.Submission{Seq: 1, Params: map[string]string{"a": "", "b": "", "c": "", "d": ""}}, 2*time.Second)
+	send("bad-id", flows.Submission{Seq: 1, AuthenticatorID: "bm90OmFuOmlk"}, 2*time.Second+time.Millisecond) // "not:an:id"
 	send(flows.SubmitUpdateID("flow-1", 1), good, 3*time.Second)
 	send("late", flows.Submission{Seq: 2, Params: good.Params}, 3*time.Second+time.Millisecond/2)
 	env.ExecuteWorkflow(flows.LoginWorkflow, loginInput(`function onLoginRequest(c){ executeStep(1); }`, basicTOTP()))
@@ -377,7 +379,7 @@ func TestSubmitValidation(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil || res.Status != flows.StatusSuccess {
 		t.Fatalf("result %+v err %v", res, err)
 	}
-	wantTypes := []string{flows.RejectStale, flows.RejectInvalid, flows.RejectEnded}
+	wantTypes := []string{flows.RejectStale, flows.RejectInvalid, flows.RejectInvalid, flows.RejectEnded}
 	if len(rejected) != len(wantTypes) {
 		t.Fatalf("rejections %v, want types %v", rejected, wantTypes)
 	}

@@ -2,6 +2,7 @@ package scripting
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -30,7 +31,51 @@ const (
 	FnGetMaskedValue                = "getMaskedValue"
 	FnFilterAuthenticators          = "filterAuthenticators"
 	FnGetValueFromDecodedAssertion  = "getValueFromDecodedAssertion"
+	FnHTTPGet                       = "httpGet"
+	FnHTTPPost                      = "httpPost"
+	FnGetSecretByName               = "getSecretByName"
 )
+
+// secretsProxy is the `secrets` global WSO2 pre-evaluates (secrets.<name> → getSecretByName).
+const secretsProxy = `var secrets = new Proxy({}, { get: function(target, prop) { return getSecretByName(prop); } });`
+
+// secretRefPrefix and secretRefSuffix delimit a secret reference. NUL cannot appear in a secret
+// name a script writes by accident, and keeps the reference unmistakable when substituted.
+const (
+	secretRefPrefix = "\x00secret:"
+	secretRefSuffix = "\x00"
+)
+
+// SecretRef is what getSecretByName(name) and secrets.<name> return to a script: an opaque
+// reference, not the value. The value is substituted only inside the activity that makes an
+// httpGet/httpPost call (ResolveSecretRefs), so it never enters workflow history or a script
+// variable that could be logged.
+func SecretRef(name string) string { return secretRefPrefix + name + secretRefSuffix }
+
+// ResolveSecretRefs replaces every secret reference in s with lookup(name).
+func ResolveSecretRefs(s string, lookup func(name string) (string, error)) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, secretRefPrefix)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		rest := s[i+len(secretRefPrefix):]
+		j := strings.Index(rest, secretRefSuffix)
+		if j < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		val, err := lookup(rest[:j])
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(s[:i])
+		b.WriteString(val)
+		s = rest[j+len(secretRefSuffix):]
+	}
+}
 
 // restrictedFunctions are the Nashorn shell globals WSO2 replaces with stubs that only log.
 var restrictedFunctions = []string{"quit", "exit", "print", "echo", "readFully", "readLine", "load", "loadWithNewGlobal"}
@@ -55,6 +100,11 @@ func (s *Session) install() error {
 		FnGetMaskedValue:                s.getMaskedValue,
 		FnFilterAuthenticators:          s.filterAuthenticators,
 		FnGetValueFromDecodedAssertion:  s.getValueFromDecodedAssertion,
+		FnHTTPGet:                       s.httpGet,
+		FnHTTPPost:                      s.httpPost,
+		FnGetSecretByName: func(call goja.FunctionCall) goja.Value {
+			return s.vm.ToValue(SecretRef(call.Argument(0).String()))
+		},
 	}
 	for name, fn := range fns {
 		if err := vm.Set(name, fn); err != nil {
@@ -74,6 +124,14 @@ func (s *Session) install() error {
 		if err := vm.Set(name, goja.Null()); err != nil {
 			return fmt.Errorf("bind %s: %w", name, err)
 		}
+	}
+	parse, ok := goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("parse"))
+	if !ok {
+		return errors.New("JSON.parse is missing")
+	}
+	s.jsonParse = parse
+	if _, err := vm.RunString(secretsProxy); err != nil {
+		return fmt.Errorf("define secrets: %w", err)
 	}
 	return vm.Set("Log", s.logObject())
 }
@@ -96,6 +154,20 @@ func (s *Session) logObject() *goja.Object {
 		})
 	}
 	return obj
+}
+
+// rethrowUncatchable re-panics goja's uncatchable errors (the CPU-budget interrupt, sendError/fail,
+// stack overflow) that a host function got back from calling into script code, so they keep
+// unwinding the whole slice instead of becoming a catchable exception.
+func rethrowUncatchable(err error) {
+	var ie *goja.InterruptedError
+	if errors.As(err, &ie) {
+		panic(ie)
+	}
+	var so *goja.StackOverflowError
+	if errors.As(err, &so) {
+		panic(so)
+	}
 }
 
 // throw raises a JS TypeError in the calling script.
@@ -369,8 +441,9 @@ func (s *Session) prompt(call goja.FunctionCall) goja.Value {
 	data, handlers := s.trailing(FnPrompt, call.Arguments[1:])
 	n := &PromptNode{Template: call.Argument(0).String(), Data: json.RawMessage("null")}
 	if data != nil {
-		raw, err := data.MarshalJSON()
+		raw, err := data.MarshalJSON() // may run script code (toJSON, getters)
 		if err != nil {
+			rethrowUncatchable(err)
 			s.throw("prompt: data is not serialisable: %v", err)
 		}
 		n.Data = raw
@@ -393,4 +466,74 @@ func (s *Session) selectAcrFrom(call goja.FunctionCall) goja.Value {
 		}
 	}
 	return goja.Null()
+}
+
+// httpGet(url, [headers], [authConfig], eventHandlers) adds an external call node; 1 to 3 maps
+// follow the URL, the last being the handlers. Any other shape throws, as in WSO2.
+func (s *Session) httpGet(call goja.FunctionCall) goja.Value {
+	maps := s.callMaps(FnHTTPGet, call, 3)
+	req := HTTPRequest{Method: "GET", URL: call.Argument(0).String(), TenantDomain: s.setup.TenantDomain}
+	switch len(maps) {
+	case 2:
+		req.Headers = s.stringMap(maps[0])
+	case 3:
+		req.Headers, req.Auth = s.stringMap(maps[0]), s.authConfig(maps[1])
+	}
+	s.add(&CallNode{Function: FnHTTPGet, Request: req, callbacks: s.callbacksFrom(FnHTTPGet, maps[len(maps)-1])})
+	return goja.Undefined()
+}
+
+// httpPost(url, [body], [headers], [authConfig], eventHandlers): 1 to 4 maps after the URL.
+func (s *Session) httpPost(call goja.FunctionCall) goja.Value {
+	maps := s.callMaps(FnHTTPPost, call, 4)
+	req := HTTPRequest{Method: "POST", URL: call.Argument(0).String(), TenantDomain: s.setup.TenantDomain}
+	if len(maps) >= 2 {
+		raw, err := maps[0].MarshalJSON()
+		if err != nil {
+			rethrowUncatchable(err)
+			s.throw("httpPost: body is not serialisable: %v", err)
+		}
+		req.Body = raw
+	}
+	if len(maps) >= 3 {
+		req.Headers = s.stringMap(maps[1])
+	}
+	if len(maps) == 4 {
+		req.Auth = s.authConfig(maps[2])
+	}
+	s.add(&CallNode{Function: FnHTTPPost, Request: req, callbacks: s.callbacksFrom(FnHTTPPost, maps[len(maps)-1])})
+	return goja.Undefined()
+}
+
+// callMaps checks the (url, map…) shape of the http functions and returns the maps.
+func (s *Session) callMaps(fn string, call goja.FunctionCall, most int) []*goja.Object {
+	extra := call.Arguments[min(1, len(call.Arguments)):]
+	if len(call.Arguments) < 2 || len(extra) > most {
+		s.throw("%s: invalid number of arguments", fn)
+	}
+	maps := make([]*goja.Object, len(extra))
+	for i, v := range extra {
+		obj, ok := asObject(v)
+		if !ok {
+			s.throw("%s: argument %d must be an object", fn, i+2)
+		}
+		maps[i] = obj
+	}
+	return maps
+}
+
+func (s *Session) stringMap(obj *goja.Object) map[string]string {
+	out := make(map[string]string, len(obj.Keys()))
+	for _, k := range obj.Keys() {
+		out[k] = obj.Get(k).String()
+	}
+	return out
+}
+
+func (s *Session) authConfig(obj *goja.Object) *HTTPAuth {
+	a := &HTTPAuth{Type: stringMember(obj, "type")}
+	if props, ok := asObject(obj.Get("properties")); ok {
+		a.Properties = s.stringMap(props)
+	}
+	return a
 }

@@ -37,6 +37,11 @@
 //     enableRetryFromAuthenticator is set (RetryFromAuthenticator).
 //   - sendError and fail are uncatchable interrupts (try/catch/finally do not run); the nodes
 //     they end are terminal.
+//   - httpGet/httpPost add a CallNode (WSO2's LongWaitNode); the driver makes the call in an
+//     activity and CallDone fires onSuccess/onFail/onTimeout(context, data); a missing handler
+//     fails the login.
+//   - secrets.<name> and getSecretByName(name) return opaque references (SecretRef) that only
+//     the HTTP activity resolves, so secret values never reach history, logs or script variables.
 //
 // # Sandbox and determinism
 //
@@ -47,6 +52,11 @@
 // workflow replay sees the same values. Host objects (context, steps, users) are dynamic objects
 // over the Session's state, so writes such as context.selectedAcr or user.localClaims[uri] reach
 // Go (the latter through Directory.WriteClaims).
+//
+// The Session methods a workflow calls carry //workflowcheck:ignore: the static checker cannot
+// see that goja's internals, the budget timer and the map iterations that build maps are
+// deterministic in effect (or, for the budget, deliberately bounded). The replay corpus in
+// flows/testdata/histories is the real check.
 //
 // Goja's Date local-time methods use the process time zone: run every worker with the same TZ
 // (UTC) or replays on another worker may disagree.

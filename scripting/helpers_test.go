@@ -61,6 +61,9 @@ type driver struct {
 	result func(n *scripting.StepNode, run int) scripting.StepResult
 	// answer answers prompts.
 	answer func(n *scripting.PromptNode) scripting.PromptResult
+	// call answers external calls.
+	call  func(n *scripting.CallNode) scripting.CallResult
+	calls []*scripting.CallNode
 
 	ran     []int
 	nodes   []*scripting.StepNode
@@ -120,6 +123,13 @@ func (d *driver) run(s *scripting.Session) *scripting.FailNode {
 				r = d.answer(n)
 			}
 			s.PromptDone(n, r)
+		case *scripting.CallNode:
+			d.calls = append(d.calls, n)
+			r := scripting.CallResult{Outcome: scripting.OutcomeFail}
+			if d.call != nil {
+				r = d.call(n)
+			}
+			s.CallDone(n, r)
 		case *scripting.FailNode:
 			return n
 		}

@@ -102,3 +102,52 @@ type PromptResult struct {
 	// Data are the submitted form values, passed to the callback as its data argument.
 	Data map[string]string
 }
+
+// CallNode asks the driver to make an external call for httpGet/httpPost (WSO2's LongWaitNode)
+// and report its outcome with CallDone.
+type CallNode struct {
+	// Function is FnHTTPGet or FnHTTPPost.
+	Function string
+	Request  HTTPRequest
+
+	callbacks callbacks
+}
+
+func (*CallNode) isNode() {}
+
+// HTTPRequest is an outbound call a script asked for. It is plain data: the call itself runs in
+// an activity (wfhost.HTTPCaller), never in the workflow.
+type HTTPRequest struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
+	// Headers are the script's headers; values are strings.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Body is httpPost's body as JSON (nil for GET); form-encoded by the caller when the
+	// Content-Type header says so.
+	Body json.RawMessage `json:"body,omitempty"`
+	// Auth is the optional authConfig.
+	Auth *HTTPAuth `json:"auth,omitempty"`
+	// TenantDomain scopes the secret references (see SecretRef) the request may contain.
+	TenantDomain string `json:"tenantDomain,omitempty"`
+}
+
+// HTTPAuth is an authConfig: {type: basic|apikey|bearer|clientcredential, properties: {...}}.
+type HTTPAuth struct {
+	Type       string            `json:"type"`
+	Properties map[string]string `json:"properties,omitempty"`
+}
+
+// Call outcomes: the callback names WSO2 fires after an external call.
+const (
+	OutcomeSuccess = "onSuccess"
+	OutcomeFail    = "onFail"
+	OutcomeTimeout = "onTimeout"
+)
+
+// CallResult is the outcome of a CallNode.
+type CallResult struct {
+	// Outcome is OutcomeSuccess, OutcomeFail or OutcomeTimeout.
+	Outcome string `json:"outcome"`
+	// Data is the callback's data argument as JSON: the response object on success, {} else.
+	Data json.RawMessage `json:"data,omitempty"`
+}

@@ -111,6 +111,8 @@ type Session struct {
 	budget *budget
 	rng    *rand.Rand
 	broken bool // a host function panicked: the runtime may be inconsistent
+	// jsonParse is the original JSON.parse, kept before the script can replace it.
+	jsonParse goja.Callable
 
 	chain     []Node // the graph still to run, in order
 	inSlice   bool
@@ -146,6 +148,8 @@ type stepRecord struct {
 // Open validates setup, evaluates the script and runs onLoginRequest, leaving the graph ready for
 // Next. A broken script does not return an error: the first node is then a FailNode of kind
 // FailScript, and the reason is logged.
+//
+//workflowcheck:ignore
 func Open(cfg Config, setup Setup) (*Session, error) {
 	cfg = cfg.withDefaults()
 	if len(setup.Steps) == 0 {
@@ -280,6 +284,8 @@ func (s *Session) random() float64 {
 
 // Next pops the next node of the graph, or returns nil when the graph is exhausted, which means
 // the login succeeded (WSO2's EndStep).
+//
+//workflowcheck:ignore
 func (s *Session) Next() Node {
 	if len(s.chain) == 0 {
 		return nil
@@ -303,6 +309,8 @@ func (s *Session) Next() Node {
 //   - failed, onFail (or the existing graph) schedules more: those run;
 //   - fallback/user abort without onFallback/onUserAbort: the login fails;
 //   - a callback that throws: the login fails.
+//
+//workflowcheck:ignore
 func (s *Session) StepDone(n *StepNode, r StepResult) {
 	rec := &stepRecord{authenticator: r.Authenticator, idp: r.IdP, user: r.User,
 		succeeded: r.Status == connectors.StatusSuccess}
@@ -355,6 +363,8 @@ func (s *Session) StepDone(n *StepNode, r StepResult) {
 // PromptDone runs the prompt's callback for the user's answer: on<Action> (action "yes" fires
 // onYes), else onSuccess, called as fn(context, data). A prompt without a matching handler just
 // continues.
+//
+//workflowcheck:ignore
 func (s *Session) PromptDone(n *PromptNode, r PromptResult) {
 	event := "onSuccess"
 	if r.Action != "" {
@@ -369,6 +379,41 @@ func (s *Session) PromptDone(n *PromptNode, r PromptResult) {
 		data := s.vm.NewObject()
 		for _, k := range sortedKeys(r.Data) {
 			_ = data.Set(k, r.Data[k])
+		}
+		_, err := fn(goja.Undefined(), s.contextObject(), data)
+		return err
+	})
+	if fail != nil {
+		s.chain = []Node{fail}
+		return
+	}
+	s.infuse(nodes)
+}
+
+// CallDone runs the handler named by an external call's outcome as fn(context, data). An outcome
+// without a handler fails the login, as in WSO2 ("does not have applicable event handler").
+//
+// Unlike WSO2, nodes the handler creates are infused like any callback's; WSO2 attaches an async
+// call made inside a callback in place of that callback's continuation, a quirk its templates
+// never rely on.
+//
+//workflowcheck:ignore
+func (s *Session) CallDone(n *CallNode, r CallResult) {
+	fn := n.callbacks[r.Outcome]
+	if fn == nil {
+		reason := fmt.Sprintf("%s does not have an applicable event handler for outcome %s", n.Function, r.Outcome)
+		s.log.Error(reason)
+		s.chain = []Node{&FailNode{Kind: FailScript, Reason: reason}}
+		return
+	}
+	nodes, fail := s.slice(r.Outcome, func() error {
+		data := goja.Value(s.vm.NewObject())
+		if len(r.Data) > 0 {
+			v, err := s.jsonParse(goja.Undefined(), s.vm.ToValue(string(r.Data)))
+			if err != nil {
+				return fmt.Errorf("decoding the response of %s: %w", n.Function, err)
+			}
+			data = v
 		}
 		_, err := fn(goja.Undefined(), s.contextObject(), data)
 		return err
@@ -395,6 +440,8 @@ func (s *Session) infuse(nodes []Node) {
 
 // SetRequest replaces context.request with the request that resumed the flow (WSO2 exposes the
 // current request, not the original one).
+//
+//workflowcheck:ignore
 func (s *Session) SetRequest(r Request) {
 	s.tx.request = r
 	s.tx.requestObj = nil
@@ -402,6 +449,8 @@ func (s *Session) SetRequest(r Request) {
 
 // RuntimeParams returns the script's authenticatorParams for an option: common, overridden by
 // local.<authenticator> (local IdP) or federated.<idp>. Never nil.
+//
+//workflowcheck:ignore
 func (s *Session) RuntimeParams(authenticator, idp string) map[string]string {
 	out := map[string]string{}
 	for k, v := range s.tx.runtimeParams["common"] {
@@ -420,6 +469,8 @@ func (s *Session) RuntimeParams(authenticator, idp string) map[string]string {
 // RetryFromAuthenticator reports whether a failed attempt may be retried inside the step. WSO2
 // turns authenticator retry off whenever a script runs, unless the script sets
 // authenticatorParams.local.<name>.enableRetryFromAuthenticator = "true"; without a script it is on.
+//
+//workflowcheck:ignore
 func (s *Session) RetryFromAuthenticator(authenticator, idp string) bool {
 	if s.vm == nil {
 		return true
@@ -428,6 +479,8 @@ func (s *Session) RetryFromAuthenticator(authenticator, idp string) bool {
 }
 
 // SelectedACR returns context.selectedAcr as the script left it ("" if never set).
+//
+//workflowcheck:ignore
 func (s *Session) SelectedACR() string {
 	if s.tx.selectedACR == nil {
 		return ""
@@ -438,10 +491,14 @@ func (s *Session) SelectedACR() string {
 // Subject returns the login's subject (WSO2's currentKnownSubject): the user of the
 // subject-identifier step if it succeeded, else the user of the current step, else of the step
 // that succeeded last; nil before any step succeeded.
+//
+//workflowcheck:ignore
 func (s *Session) Subject() *connectors.User { return s.knownSubject() }
 
 // AttributeUser returns the user whose attributes the login releases: the attribute step's user,
 // else Subject.
+//
+//workflowcheck:ignore
 func (s *Session) AttributeUser() *connectors.User {
 	for _, n := range s.stepNumbers() {
 		if rec := s.tx.results[n]; rec != nil && rec.succeeded && s.tx.attributeFlag[n] {
@@ -452,6 +509,8 @@ func (s *Session) AttributeUser() *connectors.User {
 }
 
 // RuntimeClaims returns the runtime claims scripts set on u (user.claims[uri] = v).
+//
+//workflowcheck:ignore
 func (s *Session) RuntimeClaims(u *connectors.User) map[string]string {
 	if u == nil {
 		return nil

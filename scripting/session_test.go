@@ -344,6 +344,8 @@ func TestCPUBudget(t *testing.T) {
 		{name: "infinite loop at top level", script: `while (true) {} function onLoginRequest(c){ executeStep(1); }`},
 		{name: "infinite loop in onLoginRequest", script: `function onLoginRequest(c){ for(;;){} }`},
 		{name: "infinite loop in a callback", script: `function onLoginRequest(c){ executeStep(1,{onSuccess: function(){ var i=0; while(true){ i++; } }}); }`},
+		{name: "interrupt inside a host function's call back into script code",
+			script: `function onLoginRequest(c){ try { prompt('x', {toJSON: function(){ while(true){} }}, {}); } catch (e) { executeStep(1); } }`},
 		{name: "catch cannot swallow the interrupt", script: `function onLoginRequest(c){ executeStep(1,{onSuccess: function(){ while(true){ try { for(;;){} } catch(e) {} } }}); }`},
 	}
 	for _, tc := range tests {

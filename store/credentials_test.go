@@ -105,7 +105,6 @@ func TestRecordLoginFailureLocks(t *testing.T) {
 	}
 }
 
-
 func TestLoginLockExpiryAndSuccess(t *testing.T) {
 	s, conn := newStore(t)
 	ctx := t.Context()

@@ -51,11 +51,13 @@ var (
 // newEnv starts a provider on a fresh database.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	return newReplica(t, storetest.New(t), newClock())
+	return newReplica(t, storetest.New(t), newClock(), "")
 }
 
-// newReplica starts another provider on the same database and clock.
-func newReplica(t testing.TB, s *store.Store, c *clock) *env {
+// newReplica starts a provider on s with clock c; an empty issuer means
+// the server's own {base}/oauth2/token. Replicas of one deployment share
+// the issuer.
+func newReplica(t testing.TB, s *store.Store, c *clock, issuer string) *env {
 	t.Helper()
 	e := &env{store: s, clock: c}
 	var err error
@@ -68,7 +70,10 @@ func newReplica(t testing.TB, s *store.Store, c *clock) *env {
 	r.HandleMethodNotAllowed = true
 	e.srv = httptest.NewServer(r)
 	t.Cleanup(e.srv.Close)
-	e.issuer = e.srv.URL + "/oauth2/token"
+	e.issuer = issuer
+	if e.issuer == "" {
+		e.issuer = e.srv.URL + "/oauth2/token"
+	}
 	e.op, err = op.New(op.Config{Store: s, Keys: e.keys, Issuer: e.issuer, SecretPepper: testPepper, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -144,3 +149,16 @@ func do(t testing.TB, req *http.Request) response {
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
+
+func mustRequest(t testing.TB, method, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func ioNopCloser(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

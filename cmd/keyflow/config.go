@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +43,15 @@ type Config struct {
 	// CodecKeys is "id:base64key[,id:base64key…]", the first one encrypting. Empty: a key file
 	// in the data dir is created on first use (development).
 	CodecKeys string
+
+	// EncryptionKeys encrypt data at rest (signing keys, TOTP secrets): "id:base64key[,…]", the
+	// first one encrypting. Empty: a generated key in the data dir (serve only).
+	EncryptionKeys string
+	// ClientSecretPepper keys the HMAC of OAuth2 client secrets (base64, ≥ 32 bytes). Empty: a
+	// generated one in the data dir (serve only).
+	ClientSecretPepper string
+	// Issuer is the iss of tokens; default {base-url}/oauth2/token as WSO2 does.
+	Issuer string
 
 	AdminPassword string
 
@@ -91,6 +101,9 @@ func (c *Config) settings() []setting {
 		{flag: "temporal-api-key", usage: "API key for Temporal Cloud (enables TLS)", secret: true, bind: str(&c.TemporalAPIKey, "")},
 		{flag: "temporal-port", usage: "frontend port of the embedded Temporal server (0: any free port)", bind: num(&c.TemporalPort, 0)},
 		{flag: "codec-keys", usage: "payload encryption keys id:base64(32 bytes),… first encrypts; empty: a generated key file in the data dir", secret: true, bind: str(&c.CodecKeys, "")},
+		{flag: "encryption-keys", usage: "keys encrypting data at rest id:base64(32 bytes),… first encrypts; empty: a generated key in the data dir (serve only)", secret: true, bind: str(&c.EncryptionKeys, "")},
+		{flag: "client-secret-pepper", usage: "base64 key (≥ 32 bytes) of the HMAC over OAuth2 client secrets; empty: generated in the data dir (serve only)", secret: true, bind: str(&c.ClientSecretPepper, "")},
+		{flag: "issuer", usage: "issuer of tokens (default <base-url>/oauth2/token, as WSO2)", bind: str(&c.Issuer, "")},
 		{flag: "admin-password", usage: "password of the bootstrap admin user; empty: generated on first start and written to the data dir", secret: true, bind: str(&c.AdminPassword, "")},
 		{flag: "log-format", usage: "log format: text or json", bind: str(&c.LogFormat, "text")},
 		{flag: "log-level", usage: "log level: debug, info, warn or error", bind: str(&c.LogLevel, "info")},
@@ -189,6 +202,22 @@ func (c *Config) validate() error {
 		return bad("base-url", fmt.Sprintf("%q must be an absolute http(s) URL without query or fragment", c.BaseURL))
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.Issuer == "" {
+		c.Issuer = c.BaseURL + "/oauth2/token"
+	}
+	if iu, err := url.Parse(c.Issuer); err != nil || (iu.Scheme != "http" && iu.Scheme != "https") || iu.Host == "" || iu.RawQuery != "" || iu.Fragment != "" {
+		return bad("issuer", fmt.Sprintf("%q must be an absolute http(s) URL without query or fragment", c.Issuer))
+	}
+	if c.EncryptionKeys != "" {
+		if _, err := parseKeySpec(c.EncryptionKeys); err != nil {
+			return bad("encryption-keys", err.Error())
+		}
+	}
+	if c.ClientSecretPepper != "" {
+		if p, err := base64.StdEncoding.DecodeString(c.ClientSecretPepper); err != nil || len(p) < 32 {
+			return bad("client-secret-pepper", "must be standard base64 of at least 32 bytes")
+		}
+	}
 	if c.DataDir == "" {
 		return bad("data-dir", "must not be empty")
 	}

@@ -205,6 +205,8 @@ func TestAPIAndWorkerProcesses(t *testing.T) {
 		"KEYFLOW_DATABASE_URL=" + pg.URL(),
 		"KEYFLOW_TEMPORAL_ADDRESS=" + tsrv.FrontendAddress(),
 		"KEYFLOW_CODEC_KEYS=k1:" + base64.StdEncoding.EncodeToString(key),
+		"KEYFLOW_ENCRYPTION_KEYS=e1:" + base64.StdEncoding.EncodeToString(key[:32]),
+		"KEYFLOW_CLIENT_SECRET_PEPPER=" + base64.StdEncoding.EncodeToString(append(key, key...)),
 		"KEYFLOW_DATA_DIR=" + t.TempDir(),
 	}
 	// The schema is a deploy step, as in production.
@@ -261,6 +263,19 @@ func TestServeEmbedded(t *testing.T) {
 	}
 	if got := first.ready("/readyz?worker=1", time.Minute); got.Checks["worker"] != "ok" {
 		t.Fatalf("serve worker round trip: %+v", got)
+	}
+	var disco struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	resp, err := http.Get("http://" + first.addr + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&disco)
+	resp.Body.Close()
+	if err != nil || disco.Issuer != "http://"+first.addr+"/oauth2/token" || disco.JWKSURI == "" {
+		t.Fatalf("discovery: %+v (err %v)", disco, err)
 	}
 	m := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(first.output(false))
 	if m == nil {

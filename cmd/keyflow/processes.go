@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/keyflow/keyflow/api"
+	"github.com/keyflow/keyflow/api/oauth2"
+	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
+	"github.com/keyflow/keyflow/api/oauth2/op"
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/flows/codec"
 	"github.com/keyflow/keyflow/flows/temporalx"
@@ -180,9 +184,68 @@ func (p *process) startWorker() error {
 	return nil
 }
 
+// serverSecrets are the keys for data at rest and the client-secret pepper: from configuration, or
+// generated in the data dir when dev is set (serve). api and worker replicas must share them, so
+// they never generate their own.
+type serverSecrets struct {
+	keks   []namedKey
+	pepper []byte
+}
+
+func (p *process) secrets(dev bool) (serverSecrets, error) {
+	var s serverSecrets
+	switch {
+	case p.cfg.EncryptionKeys != "":
+		keys, err := parseKeySpec(p.cfg.EncryptionKeys)
+		if err != nil {
+			return s, &ConfigError{Setting: "--encryption-keys / KEYFLOW_ENCRYPTION_KEYS", Problem: err.Error()}
+		}
+		s.keks = keys
+	case dev:
+		key, err := devSecret(filepath.Join(p.cfg.DataDir, "encryption.key"), 32)
+		if err != nil {
+			return s, fmt.Errorf("development encryption key: %w", err)
+		}
+		s.keks = []namedKey{{ID: "dev", Key: key}}
+	default:
+		return s, &ConfigError{Setting: "--encryption-keys / KEYFLOW_ENCRYPTION_KEYS", Problem: "required by this command: every replica must share it"}
+	}
+	switch {
+	case p.cfg.ClientSecretPepper != "":
+		s.pepper, _ = base64.StdEncoding.DecodeString(p.cfg.ClientSecretPepper) // validated
+	case dev:
+		pepper, err := devSecret(filepath.Join(p.cfg.DataDir, "client-secret.pepper"), 32)
+		if err != nil {
+			return s, fmt.Errorf("development client-secret pepper: %w", err)
+		}
+		s.pepper = pepper
+	default:
+		return s, &ConfigError{Setting: "--client-secret-pepper / KEYFLOW_CLIENT_SECRET_PEPPER", Problem: "required by this command: every replica must share it"}
+	}
+	return s, nil
+}
+
+// oauth2Routes builds the OAuth2 provider's fast paths: discovery, JWKS, token, introspection and
+// revocation.
+func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.Handler, error) {
+	keks := make([]jwtkeys.KEK, len(sec.keks))
+	for i, k := range sec.keks {
+		keks[i] = jwtkeys.KEK{ID: k.ID, Key: k.Key}
+	}
+	keys, err := jwtkeys.New(ctx, jwtkeys.Config{Store: p.store, KEKs: keks, Logger: p.log.With("component", "jwtkeys")})
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	prov, err := op.New(op.Config{Store: p.store, Keys: keys, Issuer: p.cfg.Issuer, SecretPepper: sec.pepper, Logger: p.log.With("component", "oauth2")})
+	if err != nil {
+		return nil, fmt.Errorf("oauth2 provider: %w", err)
+	}
+	return oauth2.New(oauth2.Config{Provider: prov, Keys: keys, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "oauth2")})
+}
+
 // handler builds the HTTP edge with readiness checks for what this process depends on.
-func (p *process) handler() (api.Config, error) {
-	cfg := api.Config{Logger: p.log, Registry: p.registry}
+func (p *process) handler(routes ...api.Routes) (api.Config, error) {
+	cfg := api.Config{Logger: p.log, Registry: p.registry, Routes: routes}
 	if p.store != nil {
 		cfg.Checks = append(cfg.Checks, api.Check{Name: "postgres", Probe: p.store.Ping})
 	}
@@ -209,8 +272,8 @@ func (p *process) listen() (net.Listener, error) {
 }
 
 // serveHTTP serves until ctx ends, then runs the shutdown sequence.
-func (p *process) serveHTTP(ctx context.Context, ln net.Listener) error {
-	cfg, err := p.handler()
+func (p *process) serveHTTP(ctx context.Context, ln net.Listener, routes ...api.Routes) error {
+	cfg, err := p.handler(routes...)
 	if err != nil {
 		return err
 	}
@@ -248,8 +311,16 @@ func serve(ctx context.Context, cfg *Config, out io.Writer) (err error) {
 	if err := p.startWorker(); err != nil {
 		return err
 	}
+	sec, err := p.secrets(true)
+	if err != nil {
+		return err
+	}
+	oidc, err := p.oauth2Routes(ctx, sec)
+	if err != nil {
+		return err
+	}
 	printBanner(out, cfg, admin, time.Since(started))
-	return p.serveHTTP(ctx, ln)
+	return p.serveHTTP(ctx, ln, oidc)
 }
 
 func apiOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
@@ -266,8 +337,16 @@ func apiOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
 	if err := p.dialTemporal(ctx, false); err != nil {
 		return err
 	}
+	sec, err := p.secrets(false)
+	if err != nil {
+		return err
+	}
+	oidc, err := p.oauth2Routes(ctx, sec)
+	if err != nil {
+		return err
+	}
 	p.log.Info("api ready", "addr", ln.Addr().String())
-	return p.serveHTTP(ctx, ln)
+	return p.serveHTTP(ctx, ln, oidc)
 }
 
 func workerOnly(ctx context.Context, cfg *Config, _ io.Writer) error {

@@ -134,9 +134,13 @@ type WriteClaimsInput struct {
 	Claims map[string]string
 }
 
-// Activities are the script host's local activities, backed by the user store.
+// Activities are the script host's local activities, backed by the user store and, for
+// httpGet/httpPost, an HTTPCaller.
 type Activities struct {
 	Directory scripting.Directory
+	// HTTP makes httpGet/httpPost calls; nil leaves ActivityHTTPCall unregistered, so scripts'
+	// calls end in onFail.
+	HTTP *HTTPCaller
 }
 
 // Register registers the activities under their exported names.
@@ -149,6 +153,9 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 		ActivityWriteClaims:      a.WriteClaims,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	if a.HTTP != nil {
+		r.RegisterActivityWithOptions(a.HTTP.Call, activity.RegisterOptions{Name: ActivityHTTPCall})
 	}
 }
 
