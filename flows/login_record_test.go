@@ -9,20 +9,6 @@ package flows_test
 //
 // Re-record after an intentional change to the workflow's commands, and keep the old files
 // while executions recorded with them may still be running (rename them, e.g. *-v1.json).
-//
-// Known issue (Dec 2026): go.mod resolves go.opentelemetry.io/otel/log v1.47.0 (through goose),
-// whose API the Temporal server v1.32.1 does not compile against (it needs v0.20.0). Until the
-// module graph is fixed, record from a scratch module next to the repository:
-//
-//	mkdir /tmp/rec && cd /tmp/rec && cp <repo>/go.sum . && cat > go.mod <<EOF
-//	module rec
-//	go 1.26.8
-//	require github.com/keyflow/keyflow v0.0.0
-//	replace github.com/keyflow/keyflow => <repo>
-//	replace go.opentelemetry.io/otel/log => go.opentelemetry.io/otel/log v0.20.0
-//	EOF
-//	cp <repo>/flows/login_{harness,replay,record}_test.go . && ln -s <repo>/flows/testdata testdata
-//	GOFLAGS=-mod=mod go mod tidy -e && go test -tags recordhistory -run TestRecordHistories .
 
 import (
 	"context"

@@ -17,6 +17,12 @@ const (
 	TokenFormatOpaque = "opaque"
 )
 
+// Defaults for zero lifetimes in OAuth2Client (the schema's defaults too).
+const (
+	DefaultIDTokenLifetime      = time.Hour
+	DefaultRefreshTokenLifetime = 24 * time.Hour
+)
+
 // AuditOAuth2ClientCreate is recorded when a client is created. The event
 // never includes the secret hash.
 const AuditOAuth2ClientCreate = "oauth2.client.create"
@@ -40,8 +46,25 @@ type OAuth2Client struct {
 	TokenFormat         string   // TokenFormatJWT or TokenFormatOpaque
 	AccessTokenLifetime time.Duration
 	SigningAlg          string // ES256, RS256 or EdDSA
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// ResponseTypes are the allowed response_type values (normalised
+	// space-separated combinations); empty means derived from GrantTypes by
+	// api/oauth2.
+	ResponseTypes []string
+	// PKCERequired requires PKCE from a confidential client too (public
+	// clients always need it); PKCEAllowPlain accepts the plain method.
+	PKCERequired   bool
+	PKCEAllowPlain bool
+	// IDTokenSigningAlg signs ID tokens; empty means SigningAlg.
+	IDTokenSigningAlg string
+	// IDTokenLifetime and RefreshTokenLifetime: zero means
+	// DefaultIDTokenLifetime and DefaultRefreshTokenLifetime.
+	IDTokenLifetime      time.Duration
+	RefreshTokenLifetime time.Duration
+	// SkipConsent: the client is trusted (first party) and its users are not
+	// asked to consent.
+	SkipConsent bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // NewOAuth2Client is the input of CreateOAuth2Client. CreatedAt and
@@ -53,16 +76,21 @@ type NewOAuth2Client struct {
 }
 
 const oauth2ClientColumns = `client_id, org_id, name, coalesce(secret_hash, ''), public, grant_types, redirect_uris,
-	scopes, audiences, token_format, access_token_lifetime_seconds, signing_alg, created_at, updated_at`
+	scopes, audiences, token_format, access_token_lifetime_seconds, signing_alg, response_types, pkce_required,
+	pkce_allow_plain, id_token_signing_alg, id_token_lifetime_seconds, refresh_token_lifetime_seconds, skip_consent,
+	created_at, updated_at`
 
 func scanOAuth2Client(row pgx.Row) (OAuth2Client, error) {
 	var (
-		c        OAuth2Client
-		lifetime int64
+		c                      OAuth2Client
+		lifetime, idt, refresh int64
 	)
 	err := row.Scan(&c.ClientID, &c.OrgID, &c.Name, &c.SecretHash, &c.Public, &c.GrantTypes, &c.RedirectURIs,
-		&c.Scopes, &c.Audiences, &c.TokenFormat, &lifetime, &c.SigningAlg, &c.CreatedAt, &c.UpdatedAt)
+		&c.Scopes, &c.Audiences, &c.TokenFormat, &lifetime, &c.SigningAlg, &c.ResponseTypes, &c.PKCERequired,
+		&c.PKCEAllowPlain, &c.IDTokenSigningAlg, &idt, &refresh, &c.SkipConsent, &c.CreatedAt, &c.UpdatedAt)
 	c.AccessTokenLifetime = time.Duration(lifetime) * time.Second
+	c.IDTokenLifetime = time.Duration(idt) * time.Second
+	c.RefreshTokenLifetime = time.Duration(refresh) * time.Second
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err
 }
@@ -73,6 +101,12 @@ func scanOAuth2Client(row pgx.Row) (OAuth2Client, error) {
 // seconds (at least one).
 func (q *queries) CreateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (OAuth2Client, error) {
 	c := nc.OAuth2Client
+	if c.IDTokenLifetime == 0 {
+		c.IDTokenLifetime = DefaultIDTokenLifetime
+	}
+	if c.RefreshTokenLifetime == 0 {
+		c.RefreshTokenLifetime = DefaultRefreshTokenLifetime
+	}
 	if _, err := uuid.Parse(c.OrgID); err != nil {
 		return OAuth2Client{}, fmt.Errorf("store: create oauth2 client: organization %q: %w", c.OrgID, ErrNotFound)
 	}
@@ -84,11 +118,14 @@ func (q *queries) CreateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (O
 		var err error
 		out, err = scanOAuth2Client(q.db.QueryRow(ctx, `
 			INSERT INTO oauth2_clients (client_id, org_id, name, secret_hash, public, grant_types, redirect_uris,
-				scopes, audiences, token_format, access_token_lifetime_seconds, signing_alg)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+				scopes, audiences, token_format, access_token_lifetime_seconds, signing_alg, response_types, pkce_required,
+				pkce_allow_plain, id_token_signing_alg, id_token_lifetime_seconds, refresh_token_lifetime_seconds, skip_consent)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 			RETURNING `+oauth2ClientColumns,
 			c.ClientID, c.OrgID, c.Name, nullIfEmpty(c.SecretHash), c.Public, oauth2List(c.GrantTypes), oauth2List(c.RedirectURIs),
-			oauth2List(c.Scopes), oauth2List(c.Audiences), c.TokenFormat, int64(c.AccessTokenLifetime/time.Second), c.SigningAlg))
+			oauth2List(c.Scopes), oauth2List(c.Audiences), c.TokenFormat, int64(c.AccessTokenLifetime/time.Second), c.SigningAlg,
+			oauth2List(c.ResponseTypes), c.PKCERequired, c.PKCEAllowPlain, c.IDTokenSigningAlg,
+			int64(c.IDTokenLifetime/time.Second), int64(c.RefreshTokenLifetime/time.Second), c.SkipConsent))
 		if isForeignKeyViolation(err) {
 			return fmt.Errorf("store: create oauth2 client: organization %s: %w", c.OrgID, ErrNotFound)
 		}
@@ -102,7 +139,11 @@ func (q *queries) CreateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (O
 				"clientId": out.ClientID, "name": out.Name, "public": out.Public, "grantTypes": out.GrantTypes,
 				"redirectUris": out.RedirectURIs, "scopes": out.Scopes, "audiences": out.Audiences,
 				"tokenFormat": out.TokenFormat, "accessTokenLifetimeSeconds": int64(out.AccessTokenLifetime / time.Second),
-				"signingAlg": out.SigningAlg,
+				"signingAlg": out.SigningAlg, "responseTypes": out.ResponseTypes, "pkceRequired": out.PKCERequired,
+				"pkceAllowPlain": out.PKCEAllowPlain, "idTokenSigningAlg": out.IDTokenSigningAlg,
+				"idTokenLifetimeSeconds":      int64(out.IDTokenLifetime / time.Second),
+				"refreshTokenLifetimeSeconds": int64(out.RefreshTokenLifetime / time.Second),
+				"skipConsent":                 out.SkipConsent,
 			},
 		})
 	})
@@ -138,10 +179,16 @@ func validateOAuth2Client(c OAuth2Client) error {
 		return fmt.Errorf("client %s: unknown token format %q", c.ClientID, c.TokenFormat)
 	case !slices.Contains([]string{"ES256", "RS256", "EdDSA"}, c.SigningAlg):
 		return fmt.Errorf("client %s: unsupported signing algorithm %q", c.ClientID, c.SigningAlg)
-	case c.AccessTokenLifetime < time.Second || c.AccessTokenLifetime/time.Second > 1<<31-1:
-		return fmt.Errorf("client %s: access token lifetime %v out of range", c.ClientID, c.AccessTokenLifetime)
+	case c.IDTokenSigningAlg != "" && !slices.Contains([]string{"ES256", "RS256", "EdDSA"}, c.IDTokenSigningAlg):
+		return fmt.Errorf("client %s: unsupported ID token signing algorithm %q", c.ClientID, c.IDTokenSigningAlg)
 	}
-	for _, list := range [][]string{c.GrantTypes, c.RedirectURIs, c.Scopes, c.Audiences} {
+	for name, d := range map[string]time.Duration{"access token": c.AccessTokenLifetime,
+		"ID token": c.IDTokenLifetime, "refresh token": c.RefreshTokenLifetime} {
+		if d < time.Second || d/time.Second > 1<<31-1 {
+			return fmt.Errorf("client %s: %s lifetime %v out of range", c.ClientID, name, d)
+		}
+	}
+	for _, list := range [][]string{c.GrantTypes, c.RedirectURIs, c.Scopes, c.Audiences, c.ResponseTypes} {
 		for _, s := range list {
 			if s == "" || !utf8.ValidString(s) {
 				return fmt.Errorf("client %s: empty or invalid list entry", c.ClientID)

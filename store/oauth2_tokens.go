@@ -29,6 +29,9 @@ type OAuth2Token struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	RevokedAt time.Time // zero unless revoked
+	// GrantID is the grant the token was issued from (see OAuth2Grant); empty
+	// for client_credentials tokens.
+	GrantID string
 }
 
 // RevokedJTI is a revoked JWT, remembered until it would have expired.
@@ -42,6 +45,20 @@ type RevokedJTI struct {
 // CreateOAuth2Token stores an opaque token. An unknown client returns
 // ErrNotFound, a hash collision ErrConflict.
 func (q *queries) CreateOAuth2Token(ctx context.Context, t OAuth2Token) error {
+	if err := validateOAuth2Token(t); err != nil {
+		return err
+	}
+	_, err := q.db.Exec(ctx, `
+		INSERT INTO oauth2_tokens (token_hash, kind, token_id, client_id, subject, scope, audiences, issued_at, expires_at, grant_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		t.Hash, t.Kind, t.TokenID, t.ClientID, t.Subject, t.Scope, oauth2List(t.Audiences), t.IssuedAt, t.ExpiresAt, nullIfEmpty(t.GrantID))
+	if isForeignKeyViolation(err) {
+		return fmt.Errorf("store: create oauth2 token: client %s or grant: %w", t.ClientID, ErrNotFound)
+	}
+	return mapErr("store: create oauth2 token", err)
+}
+
+func validateOAuth2Token(t OAuth2Token) error {
 	switch {
 	case len(t.Hash) != 32:
 		return fmt.Errorf("store: create oauth2 token: hash must be 32 bytes")
@@ -50,14 +67,7 @@ func (q *queries) CreateOAuth2Token(ctx context.Context, t OAuth2Token) error {
 	case !t.ExpiresAt.After(t.IssuedAt):
 		return fmt.Errorf("store: create oauth2 token: expires before it is issued")
 	}
-	_, err := q.db.Exec(ctx, `
-		INSERT INTO oauth2_tokens (token_hash, kind, token_id, client_id, subject, scope, audiences, issued_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		t.Hash, t.Kind, t.TokenID, t.ClientID, t.Subject, t.Scope, oauth2List(t.Audiences), t.IssuedAt, t.ExpiresAt)
-	if isForeignKeyViolation(err) {
-		return fmt.Errorf("store: create oauth2 token: client %s: %w", t.ClientID, ErrNotFound)
-	}
-	return mapErr("store: create oauth2 token", err)
+	return nil
 }
 
 // OAuth2TokenByHash returns the opaque token whose value hashes to hash,
@@ -66,11 +76,15 @@ func (q *queries) OAuth2TokenByHash(ctx context.Context, hash []byte) (OAuth2Tok
 	var (
 		t       OAuth2Token
 		revoked *time.Time
+		grantID *string
 	)
 	err := q.db.QueryRow(ctx, `
-		SELECT token_hash, kind, token_id, client_id, subject, scope, audiences, issued_at, expires_at, revoked_at
+		SELECT token_hash, kind, token_id, client_id, subject, scope, audiences, issued_at, expires_at, revoked_at, grant_id
 		FROM oauth2_tokens WHERE token_hash = $1`, hash).
-		Scan(&t.Hash, &t.Kind, &t.TokenID, &t.ClientID, &t.Subject, &t.Scope, &t.Audiences, &t.IssuedAt, &t.ExpiresAt, &revoked)
+		Scan(&t.Hash, &t.Kind, &t.TokenID, &t.ClientID, &t.Subject, &t.Scope, &t.Audiences, &t.IssuedAt, &t.ExpiresAt, &revoked, &grantID)
+	if grantID != nil {
+		t.GrantID = *grantID
+	}
 	if err != nil {
 		return OAuth2Token{}, mapErr("store: oauth2 token", err)
 	}
@@ -132,8 +146,8 @@ func (q *queries) RevokedOAuth2JTIs(ctx context.Context, since time.Time) ([]Rev
 	return out, nil
 }
 
-// DeleteExpiredOAuth2Tokens deletes opaque tokens and revoked-JWT records
-// that expired before before, returning how many rows went. Run it
+// DeleteExpiredOAuth2Tokens deletes opaque tokens, revoked-JWT records,
+// grants and authorization codes that expired before before, returning how many rows went. Run it
 // periodically; nothing else removes them.
 func (q *queries) DeleteExpiredOAuth2Tokens(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
@@ -146,7 +160,16 @@ func (q *queries) DeleteExpiredOAuth2Tokens(ctx context.Context, before time.Tim
 		if err != nil {
 			return mapErr("store: delete expired oauth2 jtis", err)
 		}
-		n = t1.RowsAffected() + t2.RowsAffected()
+		// Deleting a grant deletes its codes, tokens and jti records.
+		t3, err := q.db.Exec(ctx, `DELETE FROM oauth2_grants WHERE expires_at < $1`, before)
+		if err != nil {
+			return mapErr("store: delete expired oauth2 grants", err)
+		}
+		t4, err := q.db.Exec(ctx, `DELETE FROM oauth2_codes WHERE expires_at < $1`, before)
+		if err != nil {
+			return mapErr("store: delete expired oauth2 codes", err)
+		}
+		n = t1.RowsAffected() + t2.RowsAffected() + t3.RowsAffected() + t4.RowsAffected()
 		return nil
 	})
 	return n, err

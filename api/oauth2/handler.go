@@ -25,6 +25,7 @@ const (
 	PathToken             = "/oauth2/token"
 	PathIntrospect        = "/oauth2/introspect"
 	PathRevoke            = "/oauth2/revoke"
+	PathUserInfo          = "/oauth2/userinfo"
 	maxFormBytes          = 64 << 10
 	discoveryCacheControl = "public, max-age=300"
 	// jwksCacheControl must stay well under the key rotation period, so that
@@ -40,8 +41,14 @@ type Provider interface {
 	Introspect(ctx context.Context, cc op.ClientCredentials, token, hint string) (op.Introspection, error)
 	// Revoke answers RFC 7009.
 	Revoke(ctx context.Context, cc op.ClientCredentials, token, hint string) error
+	// UserInfo answers OpenID Connect Core §5.3 for a bearer token.
+	UserInfo(ctx context.Context, token string) (map[string]any, error)
 	// Issuer is the issuer identifier.
 	Issuer() string
+	// SigningAlgorithms lists the JWT signing algorithms, default first.
+	SigningAlgorithms() []string
+	// ClaimsSupported lists the claims tokens and userinfo can carry.
+	ClaimsSupported() []string
 }
 
 // Keys is what the handler needs from *jwtkeys.Manager.
@@ -57,6 +64,11 @@ type Config struct {
 	// BaseURL is the absolute URL the paths above are served under (no
 	// trailing slash), for the endpoint URLs in discovery.
 	BaseURL string
+	// AuthorizationEndpoint is the absolute URL of the authorization
+	// endpoint, served by the login front-end. Empty while none is served:
+	// discovery then advertises no authorization endpoint, response types or
+	// browser grants.
+	AuthorizationEndpoint string
 	// Logger; default discards.
 	Logger *slog.Logger
 }
@@ -81,7 +93,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	doc, err := json.Marshal(NewMetadata(cfg.Provider.Issuer(), cfg.BaseURL))
+	if cfg.AuthorizationEndpoint != "" {
+		if u, err := url.Parse(cfg.AuthorizationEndpoint); err != nil || !u.IsAbs() || u.Fragment != "" {
+			return nil, fmt.Errorf("oauth2: Config.AuthorizationEndpoint %q: want an absolute URL without fragment", cfg.AuthorizationEndpoint)
+		}
+	}
+	doc, err := json.Marshal(NewMetadata(cfg.Provider, cfg.BaseURL, cfg.AuthorizationEndpoint))
 	if err != nil {
 		return nil, fmt.Errorf("oauth2: render discovery: %w", err)
 	}
@@ -97,6 +114,8 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.POST(PathToken, h.token)
 	r.POST(PathIntrospect, h.introspect)
 	r.POST(PathRevoke, h.revoke)
+	r.GET(PathUserInfo, h.userInfo)
+	r.POST(PathUserInfo, h.userInfo)
 }
 
 func (h *Handler) serveDiscovery(c *gin.Context) {
@@ -117,8 +136,12 @@ func (h *Handler) token(c *gin.Context) {
 		return
 	}
 	resp, err := h.p.Token(c.Request.Context(), cc, op.TokenRequest{
-		GrantType: form.Get("grant_type"),
-		Scope:     form.Get("scope"),
+		GrantType:    form.Get("grant_type"),
+		Scope:        form.Get("scope"),
+		Code:         form.Get("code"),
+		RedirectURI:  form.Get("redirect_uri"),
+		CodeVerifier: form.Get("code_verifier"),
+		RefreshToken: form.Get("refresh_token"),
 	})
 	if err != nil {
 		h.writeError(c, err)

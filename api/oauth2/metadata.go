@@ -9,35 +9,69 @@ type Metadata struct {
 	Issuer                string   `json:"issuer"`
 	AuthorizationEndpoint string   `json:"authorization_endpoint,omitempty"`
 	TokenEndpoint         string   `json:"token_endpoint"`
+	UserInfoEndpoint      string   `json:"userinfo_endpoint"`
 	JWKSURI               string   `json:"jwks_uri"`
 	ScopesSupported       []string `json:"scopes_supported,omitempty"`
-	// ResponseTypesSupported is required by both specs; empty until
-	// /oauth2/authorize is served.
+	// ResponseTypesSupported is required by both specs; empty while no
+	// authorization endpoint is configured.
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
+	ResponseModesSupported                    []string `json:"response_modes_supported,omitempty"`
 	GrantTypesSupported                       []string `json:"grant_types_supported"`
-	SubjectTypesSupported                     []string `json:"subject_types_supported,omitempty"`
-	IDTokenSigningAlgValuesSupported          []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	SubjectTypesSupported                     []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported          []string `json:"id_token_signing_alg_values_supported"`
+	UserInfoSigningAlgValuesSupported         []string `json:"userinfo_signing_alg_values_supported,omitempty"`
 	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
+	ClaimsSupported                           []string `json:"claims_supported,omitempty"`
+	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported,omitempty"`
 	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpoint                        string   `json:"revocation_endpoint"`
 	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	// The parameters below default to true (request_uri) or are worth
+	// stating: request objects and the claims parameter are not supported.
+	RequestParameterSupported    bool `json:"request_parameter_supported"`
+	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
+	ClaimsParameterSupported     bool `json:"claims_parameter_supported"`
+	// AuthorizationResponseIssParameterSupported: RFC 9207 §3.
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 }
 
-// NewMetadata describes what this package serves, with endpoints under
-// baseURL.
-func NewMetadata(issuer, baseURL string) Metadata {
+// MetadataSource is what NewMetadata needs from the provider.
+type MetadataSource interface {
+	Issuer() string
+	SigningAlgorithms() []string
+	ClaimsSupported() []string
+}
+
+// NewMetadata describes what is served, with endpoints under baseURL and
+// the authorization endpoint at authorizationEndpoint ("" while none is
+// served).
+func NewMetadata(p MetadataSource, baseURL, authorizationEndpoint string) Metadata {
 	secretMethods := []string{op.AuthSecretBasic, op.AuthSecretPost}
-	return Metadata{
-		Issuer:                            issuer,
-		TokenEndpoint:                     baseURL + PathToken,
-		JWKSURI:                           baseURL + PathJWKS,
-		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{op.GrantClientCredentials},
-		TokenEndpointAuthMethodsSupported: secretMethods,
-		IntrospectionEndpoint:             baseURL + PathIntrospect,
+	m := Metadata{
+		Issuer:                                    p.Issuer(),
+		TokenEndpoint:                             baseURL + PathToken,
+		UserInfoEndpoint:                          baseURL + PathUserInfo,
+		JWKSURI:                                   baseURL + PathJWKS,
+		ScopesSupported:                           []string{op.ScopeOpenID, "profile", "email", "phone", "address"},
+		ResponseTypesSupported:                    []string{},
+		GrantTypesSupported:                       []string{op.GrantClientCredentials},
+		SubjectTypesSupported:                     []string{"public"},
+		IDTokenSigningAlgValuesSupported:          p.SigningAlgorithms(),
+		TokenEndpointAuthMethodsSupported:         []string{op.AuthSecretBasic, op.AuthSecretPost, op.AuthNone},
+		ClaimsSupported:                           p.ClaimsSupported(),
+		IntrospectionEndpoint:                     baseURL + PathIntrospect,
 		IntrospectionEndpointAuthMethodsSupported: secretMethods,
 		RevocationEndpoint:                        baseURL + PathRevoke,
 		RevocationEndpointAuthMethodsSupported:    []string{op.AuthSecretBasic, op.AuthSecretPost, op.AuthNone},
 	}
+	if authorizationEndpoint != "" {
+		m.AuthorizationEndpoint = authorizationEndpoint
+		m.ResponseTypesSupported = op.SupportedResponseTypes()
+		m.ResponseModesSupported = []string{op.ResponseModeQuery, op.ResponseModeFragment, op.ResponseModeFormPost}
+		m.GrantTypesSupported = []string{op.GrantAuthorizationCode, op.GrantRefreshToken, op.GrantImplicit, op.GrantClientCredentials}
+		m.CodeChallengeMethodsSupported = []string{op.PKCES256, op.PKCEPlain}
+		m.AuthorizationResponseIssParameterSupported = true
+	}
+	return m
 }

@@ -53,6 +53,16 @@ type Config struct {
 	// Issuer is the iss of tokens; default {base-url}/oauth2/token as WSO2 does.
 	Issuer string
 
+	SMTPHost       string
+	SMTPPort       int
+	SMTPFrom       string
+	SMTPUsername   string
+	SMTPPassword   string
+	SMTPTLS        string
+	SMSURL         string
+	SMSBody        string
+	SMSContentType string
+
 	AdminPassword string
 
 	LogFormat string
@@ -104,6 +114,15 @@ func (c *Config) settings() []setting {
 		{flag: "encryption-keys", usage: "keys encrypting data at rest id:base64(32 bytes),… first encrypts; empty: a generated key in the data dir (serve only)", secret: true, bind: str(&c.EncryptionKeys, "")},
 		{flag: "client-secret-pepper", usage: "base64 key (≥ 32 bytes) of the HMAC over OAuth2 client secrets; empty: generated in the data dir (serve only)", secret: true, bind: str(&c.ClientSecretPepper, "")},
 		{flag: "issuer", usage: "issuer of tokens (default <base-url>/oauth2/token, as WSO2)", bind: str(&c.Issuer, "")},
+		{flag: "smtp-host", usage: "mail server for email OTP and notifications; empty: email OTP is not available", bind: str(&c.SMTPHost, "")},
+		{flag: "smtp-port", usage: "mail server port (0: 587, or 465 with --smtp-tls=tls)", bind: num(&c.SMTPPort, 0)},
+		{flag: "smtp-from", usage: "sender address of mails", bind: str(&c.SMTPFrom, "Keyflow <no-reply@localhost>")},
+		{flag: "smtp-username", usage: "mail server user", bind: str(&c.SMTPUsername, "")},
+		{flag: "smtp-password", usage: "mail server password", secret: true, bind: str(&c.SMTPPassword, "")},
+		{flag: "smtp-tls", usage: "mail server TLS: starttls, tls or none", bind: str(&c.SMTPTLS, "starttls")},
+		{flag: "sms-url", usage: "HTTP endpoint of the SMS provider; empty: SMS OTP is not available", secret: true, bind: str(&c.SMSURL, "")},
+		{flag: "sms-body", usage: "request body template of the SMS provider, with {{mobile}} and {{body}}", bind: str(&c.SMSBody, `{"to":"{{mobile}}","text":"{{body}}"}`)},
+		{flag: "sms-content-type", usage: "content type of the SMS provider request", bind: str(&c.SMSContentType, "application/json")},
 		{flag: "admin-password", usage: "password of the bootstrap admin user; empty: generated on first start and written to the data dir", secret: true, bind: str(&c.AdminPassword, "")},
 		{flag: "log-format", usage: "log format: text or json", bind: str(&c.LogFormat, "text")},
 		{flag: "log-level", usage: "log level: debug, info, warn or error", bind: str(&c.LogLevel, "info")},
@@ -252,6 +271,19 @@ func (c *Config) validate() error {
 		}
 		if _, err := os.Stat(path); err != nil {
 			return bad(flag, fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err)))
+		}
+	}
+	switch c.SMTPTLS {
+	case "starttls", "tls", "none":
+	default:
+		return bad("smtp-tls", fmt.Sprintf("%q is not allowed; use starttls, tls or none", c.SMTPTLS))
+	}
+	if c.SMTPPort < 0 || c.SMTPPort > 65535 {
+		return bad("smtp-port", strconv.Itoa(c.SMTPPort)+" is not a port (0–65535)")
+	}
+	if c.SMSURL != "" {
+		if su, err := url.Parse(c.SMSURL); err != nil || (su.Scheme != "http" && su.Scheme != "https") || su.Host == "" {
+			return bad("sms-url", "must be an absolute http(s) URL")
 		}
 	}
 	if c.AdminPassword != "" && len(c.AdminPassword) < 8 {

@@ -23,6 +23,7 @@ import (
 	"github.com/keyflow/keyflow/flows/codec"
 	"github.com/keyflow/keyflow/flows/temporalx"
 	"github.com/keyflow/keyflow/migrations"
+	"github.com/keyflow/keyflow/scripting/wfhost"
 	"github.com/keyflow/keyflow/store"
 	"github.com/keyflow/keyflow/store/pgserver"
 	"github.com/keyflow/keyflow/workers"
@@ -172,8 +173,18 @@ func (p *process) dialTemporal(ctx context.Context, embedded bool) error {
 }
 
 // startWorker registers Keyflow's workflows on the task queue and starts polling.
-func (p *process) startWorker() error {
-	w, err := workers.New(p.temporal, workers.Config{TaskQueue: p.cfg.TemporalTaskQueue, Options: temporalx.WorkerOptions()})
+func (p *process) startWorker(sec serverSecrets) error {
+	reg, err := p.authenticators(sec)
+	if err != nil {
+		return err
+	}
+	w, err := workers.New(p.temporal, workers.Config{
+		TaskQueue:      p.cfg.TemporalTaskQueue,
+		Options:        temporalx.WorkerOptions(),
+		Authenticators: reg,
+		Users:          p.store,
+		HTTP:           &wfhost.HTTPCaller{Logger: p.log.With("component", "script-http")},
+	})
 	if err != nil {
 		return err
 	}
@@ -192,7 +203,7 @@ type serverSecrets struct {
 	pepper []byte
 }
 
-func (p *process) secrets(dev bool) (serverSecrets, error) {
+func (p *process) secrets(dev, pepper bool) (serverSecrets, error) {
 	var s serverSecrets
 	switch {
 	case p.cfg.EncryptionKeys != "":
@@ -211,6 +222,7 @@ func (p *process) secrets(dev bool) (serverSecrets, error) {
 		return s, &ConfigError{Setting: "--encryption-keys / KEYFLOW_ENCRYPTION_KEYS", Problem: "required by this command: every replica must share it"}
 	}
 	switch {
+	case !pepper:
 	case p.cfg.ClientSecretPepper != "":
 		s.pepper, _ = base64.StdEncoding.DecodeString(p.cfg.ClientSecretPepper) // validated
 	case dev:
@@ -308,11 +320,11 @@ func serve(ctx context.Context, cfg *Config, out io.Writer) (err error) {
 	if err := p.dialTemporal(ctx, true); err != nil {
 		return err
 	}
-	if err := p.startWorker(); err != nil {
+	sec, err := p.secrets(true, true)
+	if err != nil {
 		return err
 	}
-	sec, err := p.secrets(true)
-	if err != nil {
+	if err := p.startWorker(sec); err != nil {
 		return err
 	}
 	oidc, err := p.oauth2Routes(ctx, sec)
@@ -337,7 +349,7 @@ func apiOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
 	if err := p.dialTemporal(ctx, false); err != nil {
 		return err
 	}
-	sec, err := p.secrets(false)
+	sec, err := p.secrets(false, true)
 	if err != nil {
 		return err
 	}
@@ -363,7 +375,11 @@ func workerOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
 	if err := p.dialTemporal(ctx, false); err != nil {
 		return err
 	}
-	if err := p.startWorker(); err != nil {
+	sec, err := p.secrets(false, false)
+	if err != nil {
+		return err
+	}
+	if err := p.startWorker(sec); err != nil {
 		return err
 	}
 	p.log.Info("worker ready", "task_queue", cfg.TemporalTaskQueue, "addr", ln.Addr().String())

@@ -3,6 +3,7 @@ package devserver
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -22,7 +23,13 @@ var _ log.Logger = (*serverLogger)(nil)
 
 func (l *serverLogger) Debug(msg string, tags ...tag.Tag) { l.emit(slog.LevelDebug, msg, tags) }
 func (l *serverLogger) Info(msg string, tags ...tag.Tag)  { l.emit(slog.LevelInfo, msg, tags) }
-func (l *serverLogger) Warn(msg string, tags ...tag.Tag)  { l.emit(slog.LevelWarn, msg, tags) }
+func (l *serverLogger) Warn(msg string, tags ...tag.Tag) {
+	level := slog.LevelWarn
+	if expectedWarning(msg) {
+		level = slog.LevelInfo
+	}
+	l.emit(level, msg, tags)
+}
 func (l *serverLogger) Error(msg string, tags ...tag.Tag) { l.emit(slog.LevelError, msg, tags) }
 
 // DPanic, Panic and Fatal only log: an embedded server must never panic or
@@ -42,4 +49,12 @@ func (l *serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
 		attrs = append(attrs, slog.Any(t.Key(), t.Value()))
 	}
 	l.log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// expectedWarning reports whether msg is a warning every embedded start emits
+// by design. Such warnings are demoted to INFO (and so dropped) so that a WARN
+// from the embedded server means something.
+func expectedWarning(msg string) bool {
+	// We leave the frontend's HTTP API (and with it Nexus over HTTP) off on purpose.
+	return strings.HasPrefix(msg, "HTTP API port has not been set")
 }

@@ -33,9 +33,13 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
+	// GrantImplicit is not a token endpoint grant: as in WSO2, it allows the
+	// response types that return tokens from the authorization endpoint
+	// (token, id_token, id_token token).
+	GrantImplicit = "implicit"
 )
 
-var knownGrants = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}
+var knownGrants = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantImplicit}
 
 // ClientCredentials is what a request presented to authenticate its
 // client, as parsed by the HTTP edge.
@@ -202,7 +206,22 @@ type NewClient struct {
 	TokenFormat         string   // store.TokenFormatJWT (default) or store.TokenFormatOpaque
 	AccessTokenLifetime time.Duration
 	SigningAlg          string // default: the keys' default algorithm
-	Actor               store.Actor
+	// ResponseTypes allowed at the authorization endpoint; default derived
+	// from GrantTypes (see store.OAuth2Client). Hybrid combinations ("code
+	// id_token"…) must be listed explicitly, as WSO2's hybridFlow setting.
+	ResponseTypes []string
+	// PKCERequired: require PKCE from a confidential client too; public
+	// clients always need it. PKCEAllowPlain: accept code_challenge_method
+	// plain (S256 is always accepted).
+	PKCERequired   bool
+	PKCEAllowPlain bool
+	// IDTokenSigningAlg: default SigningAlg.
+	IDTokenSigningAlg    string
+	IDTokenLifetime      time.Duration // default store.DefaultIDTokenLifetime
+	RefreshTokenLifetime time.Duration // default store.DefaultRefreshTokenLifetime
+	// SkipConsent: a first-party client whose users are not asked to consent.
+	SkipConsent bool
+	Actor       store.Actor
 }
 
 // CreateClient validates and stores a client. For a confidential client it
@@ -224,6 +243,19 @@ func (p *Provider) CreateClient(ctx context.Context, nc NewClient) (store.OAuth2
 	if nc.SigningAlg == "" {
 		nc.SigningAlg = p.keys.Algorithms()[0]
 	}
+	if nc.IDTokenSigningAlg == "" {
+		nc.IDTokenSigningAlg = nc.SigningAlg
+	}
+	if nc.IDTokenLifetime == 0 {
+		nc.IDTokenLifetime = store.DefaultIDTokenLifetime
+	}
+	if nc.RefreshTokenLifetime == 0 {
+		nc.RefreshTokenLifetime = store.DefaultRefreshTokenLifetime
+	}
+	nc.ResponseTypes = slices.Clone(nc.ResponseTypes)
+	for i, rt := range nc.ResponseTypes {
+		nc.ResponseTypes[i] = normalizeResponseType(rt)
+	}
 	if err := p.validateClient(nc); err != nil {
 		return store.OAuth2Client{}, "", err
 	}
@@ -237,6 +269,9 @@ func (p *Provider) CreateClient(ctx context.Context, nc NewClient) (store.OAuth2
 			ClientID: nc.ClientID, OrgID: nc.OrgID, Name: nc.Name, SecretHash: hash, Public: nc.Public,
 			GrantTypes: nc.GrantTypes, RedirectURIs: nc.RedirectURIs, Scopes: nc.Scopes, Audiences: nc.Audiences,
 			TokenFormat: nc.TokenFormat, AccessTokenLifetime: nc.AccessTokenLifetime, SigningAlg: nc.SigningAlg,
+			ResponseTypes: nc.ResponseTypes, PKCERequired: nc.PKCERequired, PKCEAllowPlain: nc.PKCEAllowPlain,
+			IDTokenSigningAlg: nc.IDTokenSigningAlg, IDTokenLifetime: nc.IDTokenLifetime,
+			RefreshTokenLifetime: nc.RefreshTokenLifetime, SkipConsent: nc.SkipConsent,
 		},
 		Actor: nc.Actor,
 	})
@@ -255,14 +290,36 @@ func (p *Provider) validateClient(nc NewClient) error {
 	if nc.Public && slices.Contains(nc.GrantTypes, GrantClientCredentials) {
 		return ErrInvalidRequest("public clients cannot use client_credentials (RFC 6749 §4.4)")
 	}
-	if slices.Contains(nc.GrantTypes, GrantAuthorizationCode) && len(nc.RedirectURIs) == 0 {
-		return ErrInvalidRequest("authorization_code needs at least one redirect URI")
+	browser := slices.Contains(nc.GrantTypes, GrantAuthorizationCode) || slices.Contains(nc.GrantTypes, GrantImplicit)
+	if browser && len(nc.RedirectURIs) == 0 {
+		return ErrInvalidRequest("authorization_code and implicit need at least one redirect URI")
 	}
 	for _, r := range nc.RedirectURIs {
+		if pattern, ok := strings.CutPrefix(r, redirectRegexpPrefix); ok {
+			if _, err := compileRedirectPattern(pattern); err != nil {
+				return ErrInvalidRequest("redirect URI pattern %q does not compile: %v", r, err)
+			}
+			continue
+		}
 		u, err := url.Parse(r)
-		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(r, "#") {
+		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(r, "#") || unsafeScheme(u.Scheme) {
 			return ErrInvalidRequest("redirect URI %q must be absolute and without fragment (RFC 6749 §3.1.2)", r)
 		}
+	}
+	for _, rt := range nc.ResponseTypes {
+		need, ok := responseTypeGrant(rt)
+		if !ok {
+			return ErrInvalidRequest("unsupported response type %q", rt)
+		}
+		if !slices.Contains(nc.GrantTypes, need) {
+			return ErrInvalidRequest("response type %q needs the %s grant", rt, need)
+		}
+	}
+	if !slices.Contains(p.keys.Algorithms(), nc.IDTokenSigningAlg) {
+		return ErrInvalidRequest("ID token signing algorithm %q has no keys", nc.IDTokenSigningAlg)
+	}
+	if nc.IDTokenLifetime < time.Second || nc.RefreshTokenLifetime < time.Second {
+		return ErrInvalidRequest("token lifetimes must be at least one second")
 	}
 	for _, s := range nc.Scopes {
 		if !validScopeToken(s) {

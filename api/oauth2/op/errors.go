@@ -19,6 +19,18 @@ const (
 	CodeUnsupportedTokenType   = "unsupported_token_type"
 	CodeServerError            = "server_error"
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
+	// Authorization endpoint (RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6).
+	CodeAccessDenied             = "access_denied"
+	CodeUnsupportedResponseType  = "unsupported_response_type"
+	CodeInteractionRequired      = "interaction_required"
+	CodeLoginRequired            = "login_required"
+	CodeConsentRequired          = "consent_required"
+	CodeAccountSelectionRequired = "account_selection_required"
+	CodeRequestNotSupported      = "request_not_supported"
+	CodeRequestURINotSupported   = "request_uri_not_supported"
+	// Bearer token use (RFC 6750 §3.1): userinfo.
+	CodeInvalidToken      = "invalid_token"
+	CodeInsufficientScope = "insufficient_scope"
 )
 
 // Error is the one error type the provider returns to the HTTP edge: an
@@ -105,6 +117,58 @@ func ErrInvalidScope(format string, args ...any) *Error {
 // (RFC 7009 §2.2.1).
 func ErrUnsupportedTokenType(format string, args ...any) *Error {
 	return newError(CodeUnsupportedTokenType, http.StatusBadRequest, format, args...)
+}
+
+// ErrAccessDenied: the user or the server denied the request.
+func ErrAccessDenied(format string, args ...any) *Error {
+	return newError(CodeAccessDenied, http.StatusForbidden, format, args...)
+}
+
+// ErrUnsupportedResponseType: the response_type is not supported.
+func ErrUnsupportedResponseType(format string, args ...any) *Error {
+	return newError(CodeUnsupportedResponseType, http.StatusBadRequest, format, args...)
+}
+
+// ErrLoginRequired: prompt=none, and the user is not logged in.
+func ErrLoginRequired(format string, args ...any) *Error {
+	return newError(CodeLoginRequired, http.StatusBadRequest, format, args...)
+}
+
+// ErrConsentRequired: prompt=none, and the user has not consented.
+func ErrConsentRequired(format string, args ...any) *Error {
+	return newError(CodeConsentRequired, http.StatusBadRequest, format, args...)
+}
+
+// ErrInteractionRequired: prompt=none, and the login needs the user.
+func ErrInteractionRequired(format string, args ...any) *Error {
+	return newError(CodeInteractionRequired, http.StatusBadRequest, format, args...)
+}
+
+// ErrAccountSelectionRequired: prompt=none, and the user must choose a session.
+func ErrAccountSelectionRequired(format string, args ...any) *Error {
+	return newError(CodeAccountSelectionRequired, http.StatusBadRequest, format, args...)
+}
+
+// ErrRequestNotSupported: the request parameter (request object) is not supported.
+func ErrRequestNotSupported(format string, args ...any) *Error {
+	return newError(CodeRequestNotSupported, http.StatusBadRequest, format, args...)
+}
+
+// ErrRequestURINotSupported: the request_uri parameter is not supported.
+func ErrRequestURINotSupported(format string, args ...any) *Error {
+	return newError(CodeRequestURINotSupported, http.StatusBadRequest, format, args...)
+}
+
+// ErrInvalidToken: the bearer token is missing, malformed, expired or
+// revoked (RFC 6750 §3.1: 401).
+func ErrInvalidToken(format string, args ...any) *Error {
+	return newError(CodeInvalidToken, http.StatusUnauthorized, format, args...)
+}
+
+// ErrInsufficientScope: the bearer token lacks the scope the resource needs
+// (RFC 6750 §3.1: 403).
+func ErrInsufficientScope(format string, args ...any) *Error {
+	return newError(CodeInsufficientScope, http.StatusForbidden, format, args...)
 }
 
 // ErrServer: an internal failure; cause is logged, not sent.

@@ -157,5 +157,10 @@ func (p *Provider) Revoke(ctx context.Context, cc ClientCredentials, token, hint
 	if err := p.store.RevokeOAuth2Token(ctx, t.Hash); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return ToError(fmt.Errorf("op: revoke opaque token: %w", err))
 	}
+	if t.Kind == store.TokenKindRefresh && t.GrantID != "" {
+		// §2.1: revoking a refresh token should also invalidate the access
+		// tokens of the same grant.
+		p.revokeGrant(ctx, t.GrantID, "refresh token revoked by the client")
+	}
 	return nil
 }

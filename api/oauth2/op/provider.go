@@ -16,6 +16,9 @@ const (
 	DefaultClientCacheTTL         = 5 * time.Second
 	DefaultRevocationSyncInterval = 2 * time.Second
 	DefaultAccessTokenLifetime    = time.Hour
+	// DefaultCodeLifetime: authorization codes are exchanged right after the
+	// redirect; RFC 6749 §4.1.2 recommends at most ten minutes.
+	DefaultCodeLifetime = time.Minute
 	// MinPepperLength is the shortest accepted secret pepper (bytes).
 	MinPepperLength = 32
 )
@@ -36,6 +39,23 @@ type Store interface {
 	RevokeOAuth2JTI(ctx context.Context, r store.RevokedJTI) error
 	// RevokedOAuth2JTIs lists unexpired revoked JWTs recorded after since.
 	RevokedOAuth2JTIs(ctx context.Context, since time.Time) ([]store.RevokedJTI, error)
+	// CreateOAuth2Grant stores a grant with its code and tokens, atomically.
+	CreateOAuth2Grant(ctx context.Context, ng store.NewOAuth2Grant) error
+	// OAuth2Grant returns a grant (store.ErrNotFound if none).
+	OAuth2Grant(ctx context.Context, id string) (store.OAuth2Grant, error)
+	// OAuth2GrantByJTI returns the grant a JWT access token came from.
+	OAuth2GrantByJTI(ctx context.Context, jti string) (store.OAuth2Grant, error)
+	// OAuth2CodeByHash returns a code and its grant (store.ErrNotFound if none).
+	OAuth2CodeByHash(ctx context.Context, hash []byte) (store.OAuth2Code, store.OAuth2Grant, error)
+	// RedeemOAuth2Code marks a code used and stores what it issued
+	// (store.ErrConflict if it was used already).
+	RedeemOAuth2Code(ctx context.Context, hash []byte, issued store.OAuth2Issued) error
+	// RotateOAuth2RefreshToken revokes a refresh token and stores what
+	// replaced it (store.ErrConflict if it was revoked already).
+	RotateOAuth2RefreshToken(ctx context.Context, oldHash []byte, issued store.OAuth2Issued) error
+	// RevokeOAuth2Grant revokes a grant and its tokens, returning the
+	// revoked JWT ids.
+	RevokeOAuth2Grant(ctx context.Context, grantID string) ([]store.RevokedJTI, error)
 }
 
 // Keys signs and verifies JWTs (a *jwtkeys.Manager).
@@ -69,6 +89,12 @@ type Config struct {
 	// from the store; default DefaultRevocationSyncInterval. A JWT revoked
 	// through another replica stays active here for up to this long.
 	RevocationSyncInterval time.Duration
+	// CodeLifetime is how long an authorization code may be exchanged;
+	// default DefaultCodeLifetime.
+	CodeLifetime time.Duration
+	// ClaimMappings maps OpenID Connect claims to local claim URIs for ID
+	// tokens and userinfo; default DefaultClaimMappings().
+	ClaimMappings map[string]string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger; default discards. Tokens and secrets are never logged.
@@ -85,8 +111,11 @@ type Provider struct {
 	secrets secretHasher
 	clients *clientCache
 	revoked *revocations
-	now     func() time.Time
-	log     *slog.Logger
+	claims  claimMapper
+	// codeLifetime: see Config.CodeLifetime.
+	codeLifetime time.Duration
+	now          func() time.Time
+	log          *slog.Logger
 }
 
 // New validates cfg and returns a Provider.
@@ -102,6 +131,11 @@ func New(cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("op: Config.SecretPepper: need at least %d bytes", MinPepperLength)
 	case cfg.RevocationSyncInterval < 0:
 		return nil, errors.New("op: Config.RevocationSyncInterval is negative")
+	case cfg.CodeLifetime < 0 || cfg.CodeLifetime > 10*time.Minute:
+		return nil, errors.New("op: Config.CodeLifetime must be between 0 (default) and 10 minutes (RFC 6749 §4.1.2)")
+	}
+	if cfg.CodeLifetime == 0 {
+		cfg.CodeLifetime = DefaultCodeLifetime
 	}
 	if err := validateIssuer(cfg.Issuer); err != nil {
 		return nil, fmt.Errorf("op: Config.Issuer: %w", err)
@@ -122,6 +156,7 @@ func New(cfg Config) (*Provider, error) {
 		store: cfg.Store, keys: cfg.Keys, issuer: cfg.Issuer,
 		secrets: newSecretHasher(cfg.SecretPepper),
 		now:     cfg.Now, log: cfg.Logger,
+		claims: newClaimMapper(cfg.ClaimMappings), codeLifetime: cfg.CodeLifetime,
 	}
 	p.clients = &clientCache{ttl: cfg.ClientCacheTTL, now: cfg.Now, entries: map[string]cachedClient{}}
 	p.revoked = &revocations{store: cfg.Store, interval: cfg.RevocationSyncInterval, now: cfg.Now,
@@ -131,6 +166,20 @@ func New(cfg Config) (*Provider, error) {
 
 // Issuer returns the issuer identifier.
 func (p *Provider) Issuer() string { return p.issuer }
+
+// SigningAlgorithms lists the algorithms tokens can be signed with, the
+// default first (for id_token_signing_alg_values_supported).
+func (p *Provider) SigningAlgorithms() []string { return p.keys.Algorithms() }
+
+// ClaimsSupported lists the OpenID Connect claims this provider can return
+// (for claims_supported).
+func (p *Provider) ClaimsSupported() []string {
+	out := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash", "c_hash"}
+	for _, s := range oidcScopes() {
+		out = append(out, scopeClaims(s)...)
+	}
+	return out
+}
 
 func validateIssuer(s string) error {
 	u, err := url.Parse(s)

@@ -13,24 +13,30 @@ import (
 	"github.com/keyflow/keyflow/store"
 )
 
-// TokenRequest is a token endpoint request (RFC 6749 §4.4.2 so far), parsed
-// by the HTTP edge. Client authentication travels separately.
+// TokenRequest is a token endpoint request (RFC 6749 §4.1.3, §4.4.2, §6),
+// parsed by the HTTP edge. Client authentication travels separately.
 type TokenRequest struct {
-	GrantType string
-	Scope     string // space-separated, as sent
+	GrantType    string
+	Scope        string // space-separated, as sent
+	Code         string // authorization_code
+	RedirectURI  string // authorization_code
+	CodeVerifier string // authorization_code, RFC 7636 §4.5
+	RefreshToken string // refresh_token
 }
 
-// TokenResponse is a successful token response (RFC 6749 §5.1).
+// TokenResponse is a successful token response (RFC 6749 §5.1, OpenID
+// Connect Core §3.1.3.3).
 type TokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Scope       string `json:"scope,omitempty"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
 }
 
 // Token serves the token endpoint: it authenticates the client and runs the
-// grant. Grants that need the login workflow (authorization_code,
-// refresh_token) are answered unsupported_grant_type until they land.
+// grant: client_credentials, authorization_code or refresh_token.
 func (p *Provider) Token(ctx context.Context, cc ClientCredentials, req TokenRequest) (TokenResponse, error) {
 	if req.GrantType == "" {
 		return TokenResponse{}, ErrInvalidRequest("grant_type is required")
@@ -42,6 +48,10 @@ func (p *Provider) Token(ctx context.Context, cc ClientCredentials, req TokenReq
 	switch req.GrantType {
 	case GrantClientCredentials:
 		return p.clientCredentials(ctx, client, cc, req)
+	case GrantAuthorizationCode:
+		return p.authorizationCode(ctx, client, req)
+	case GrantRefreshToken:
+		return p.refreshToken(ctx, client, req)
 	default:
 		return TokenResponse{}, ErrUnsupportedGrantType("grant type %q is not supported", req.GrantType)
 	}
@@ -138,38 +148,65 @@ func (p *Provider) audiences(c store.OAuth2Client) []string {
 	return c.Audiences
 }
 
-// issueAccessToken mints a JWT (no database write) or an opaque token
-// (stored hashed), as the client is configured.
+// issueAccessToken mints an access token for a client_credentials grant:
+// a JWT (no database write) or an opaque token (stored hashed).
 func (p *Provider) issueAccessToken(ctx context.Context, c store.OAuth2Client, subject, scope string) (TokenResponse, error) {
-	now := p.now().Truncate(time.Second)
-	exp := now.Add(c.AccessTokenLifetime)
-	resp := TokenResponse{TokenType: "Bearer", ExpiresIn: int64(c.AccessTokenLifetime / time.Second), Scope: scope}
-	jti := randomString(16)
-	switch c.TokenFormat {
-	case store.TokenFormatOpaque:
-		tok := randomString(32)
-		hash := sha256.Sum256([]byte(tok))
-		if err := p.store.CreateOAuth2Token(ctx, store.OAuth2Token{
-			Hash: hash[:], Kind: store.TokenKindAccess, TokenID: jti, ClientID: c.ClientID, Subject: subject,
-			Scope: scope, Audiences: p.audiences(c), IssuedAt: now, ExpiresAt: exp,
-		}); err != nil {
+	at, err := p.mintAccessToken(ctx, c, subject, scope)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if at.opaque != nil {
+		if err := p.store.CreateOAuth2Token(ctx, *at.opaque); err != nil {
 			return TokenResponse{}, ToError(fmt.Errorf("op: store opaque token: %w", err))
 		}
-		resp.AccessToken = tok
+	}
+	return TokenResponse{AccessToken: at.token, TokenType: "Bearer",
+		ExpiresIn: int64(c.AccessTokenLifetime / time.Second), Scope: scope}, nil
+}
+
+// mintedToken is an access token and what must be stored about it.
+type mintedToken struct {
+	token  string
+	jti    string
+	exp    time.Time
+	opaque *store.OAuth2Token // nil for a JWT
+}
+
+// record adds the token to what a grant issued: the opaque token row, or
+// the JWT's jti (so that revoking the grant can revoke it).
+func (m mintedToken) record(is *store.OAuth2Issued) {
+	if m.opaque != nil {
+		is.Tokens = append(is.Tokens, *m.opaque)
+		return
+	}
+	is.JTIs = append(is.JTIs, store.OAuth2GrantJTI{JTI: m.jti, ExpiresAt: m.exp})
+}
+
+// mintAccessToken makes an access token in the client's format without
+// storing anything.
+func (p *Provider) mintAccessToken(ctx context.Context, c store.OAuth2Client, subject, scope string) (mintedToken, error) {
+	now := p.now().Truncate(time.Second)
+	m := mintedToken{jti: randomString(16), exp: now.Add(c.AccessTokenLifetime)}
+	switch c.TokenFormat {
+	case store.TokenFormatOpaque:
+		m.token = randomString(32)
+		hash := sha256.Sum256([]byte(m.token))
+		m.opaque = &store.OAuth2Token{
+			Hash: hash[:], Kind: store.TokenKindAccess, TokenID: m.jti, ClientID: c.ClientID, Subject: subject,
+			Scope: scope, Audiences: p.audiences(c), IssuedAt: now, ExpiresAt: m.exp,
+		}
 	default:
 		payload, err := json.Marshal(accessTokenClaims{
 			Issuer: p.issuer, Subject: subject, Audience: p.audiences(c),
-			ExpiresAt: exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(),
-			JTI: jti, ClientID: c.ClientID, Scope: scope,
+			ExpiresAt: m.exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(),
+			JTI: m.jti, ClientID: c.ClientID, Scope: scope,
 		})
 		if err != nil {
-			return TokenResponse{}, ErrServer(err)
+			return mintedToken{}, ErrServer(err)
 		}
-		tok, err := p.keys.Sign(ctx, c.SigningAlg, jwtkeys.TypeAccessToken, payload)
-		if err != nil {
-			return TokenResponse{}, ErrServer(err)
+		if m.token, err = p.keys.Sign(ctx, c.SigningAlg, jwtkeys.TypeAccessToken, payload); err != nil {
+			return mintedToken{}, ErrServer(err)
 		}
-		resp.AccessToken = tok
 	}
-	return resp, nil
+	return m, nil
 }

@@ -1,0 +1,41 @@
+// Package scim is Keyflow's SCIM 2.0 server (RFC 7643, RFC 7644), shaped
+// like WSO2 Identity Server's /scim2 API: the core User schema with the
+// enterprise extension and WSO2's urn:scim:wso2:schema extension, and the
+// core Group schema.
+//
+// # Where it sits
+//
+// It is a front-end of the HTTP edge: api.New mounts Handler.Register on
+// the gin engine. Below it is only package store; nothing here is seen by
+// flows or connectors. Sub-package filter parses the filter language and
+// PATCH paths.
+//
+// # How data flows
+//
+// A request is authenticated (auth.go: HTTP Basic against the users table,
+// or a bearer token through Config.Tokens) and authorised (admins only, see
+// Handler). Resources are handled as JSON objects in canonical form
+// (resource.go): the schema tables of schema.go say, per attribute, its
+// SCIM characteristics and where the value lives — a WSO2 local claim
+// (http://wso2.org/claims/givenname) in user_claims, a "slot" claim for
+// each type of a multi-valued attribute (emails of type work in
+// http://wso2.org/claims/emails.work, the primary email in
+// .../emailaddress), or a users/groups column (userName, active, groups).
+//
+//   - Reads render store rows to a resource, then apply
+//     attributes/excludedAttributes (project.go).
+//   - Queries parse the filter (package filter), resolve each attribute path
+//     against the schemas and translate it to a store.Filter (query.go),
+//     which the store turns into parameterised SQL; unknown attributes and
+//     type mismatches are 400 invalidFilter before any SQL exists.
+//   - POST and PUT canonicalize the body (type checks; readOnly attributes
+//     dropped), extract store input and write it in one transaction.
+//   - PATCH renders the current resource, applies the operations in memory
+//     (patch.go), extracts the result and replaces the stored state, all in
+//     one SERIALIZABLE store.Tx together with the If-Match check, so
+//     concurrent PATCHes cannot lose updates.
+//
+// Versions (meta.version, ETag) are weak tags derived from updated_at.
+// Every client mistake is an *Error with an RFC 7644 §3.12 body; only
+// unexpected failures are 500s, whose cause is logged and not sent.
+package scim

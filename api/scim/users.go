@@ -1,0 +1,457 @@
+package scim
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyflow/keyflow/connectors/password"
+	"github.com/keyflow/keyflow/store"
+)
+
+// userView is what a User resource is rendered from.
+type userView struct {
+	user   store.User
+	claims map[string]string
+	groups []store.Group
+	roles  []store.RoleRef
+}
+
+// db is what rendering and writing need, from a Store or a Tx.
+type db interface {
+	UserByID(ctx context.Context, orgID, id string) (store.User, error)
+	ClaimsOfUsers(ctx context.Context, ids []string) (map[string]map[string]string, error)
+	GroupsOfUsers(ctx context.Context, ids []string) (map[string][]store.Group, error)
+	RolesOfUsers(ctx context.Context, ids []string) (map[string][]store.RoleRef, error)
+}
+
+// loadUsers fetches what rendering needs for users, in three queries.
+func loadUsers(ctx context.Context, q db, users []store.User) ([]userView, error) {
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	claims, err := q.ClaimsOfUsers(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := q.GroupsOfUsers(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := q.RolesOfUsers(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]userView, len(users))
+	for i, u := range users {
+		out[i] = userView{user: u, claims: claims[u.ID], groups: groups[u.ID], roles: roles[u.ID]}
+	}
+	return out, nil
+}
+
+func loadUser(ctx context.Context, q db, orgID, id string) (userView, error) {
+	u, err := q.UserByID(ctx, orgID, id)
+	if err != nil {
+		return userView{}, err
+	}
+	vs, err := loadUsers(ctx, q, []store.User{u})
+	if err != nil {
+		return userView{}, err
+	}
+	return vs[0], nil
+}
+
+func qualifiedName(domain, name string) string {
+	if domain == "" || domain == store.DefaultDomain {
+		return name
+	}
+	return domain + "/" + name
+}
+
+// renderUser builds the full canonical User resource (never the password).
+func (h *Handler) renderUser(base string, v userView) map[string]any {
+	u := v.user
+	res := map[string]any{
+		"id":       u.ID,
+		"userName": qualifiedName(u.Domain, u.Username),
+		"active":   !u.Disabled,
+		"meta": map[string]any{
+			"resourceType": "User",
+			"created":      formatTime(u.CreatedAt),
+			"lastModified": formatTime(u.UpdatedAt),
+			"location":     base + "/Users/" + u.ID,
+			"version":      etag(u.UpdatedAt),
+		},
+	}
+	renderClaims(h.user.Core, v.claims, res)
+	if len(v.groups) > 0 {
+		gs := make([]any, len(v.groups))
+		for i, g := range v.groups {
+			gs[i] = map[string]any{"value": g.ID, "display": qualifiedName(g.Domain, g.Name), "$ref": base + "/Groups/" + g.ID}
+		}
+		res["groups"] = gs
+	}
+	if len(v.roles) > 0 {
+		rs := make([]any, len(v.roles))
+		for i, r := range v.roles {
+			rs[i] = map[string]any{"value": r.ID, "display": r.Name}
+		}
+		res["roles"] = rs
+	}
+	for _, ext := range h.user.Exts {
+		obj := map[string]any{}
+		renderClaims(ext, v.claims, obj)
+		if ext.ID == SchemaWSO2 {
+			obj["accountLocked"] = u.Locked
+			obj["accountDisabled"] = u.Disabled
+		}
+		if m, ok := obj["manager"].(map[string]any); ok {
+			if id, ok := m["value"].(string); ok {
+				m["$ref"] = base + "/Users/" + id
+			}
+		}
+		if len(obj) > 0 {
+			res[ext.ID] = obj
+		}
+	}
+	res["schemas"] = schemasOf(h.user, res)
+	return res
+}
+
+// userInput is a User resource turned into store input.
+type userInput struct {
+	domain, username string
+	password         string // plain text, empty if not given
+	active           *bool
+	claims           map[string]string
+}
+
+// extractUser reads canonical res (as from canonicalize or a patched
+// rendering) into store input, checking what the store would refuse.
+func (h *Handler) extractUser(res map[string]any) (userInput, *Error) {
+	var in userInput
+	name, _ := res["userName"].(string)
+	if name == "" {
+		return in, badRequest(TypeInvalidValue, "userName is required")
+	}
+	in.domain, in.username = splitDomain(name)
+	if in.domain != store.DefaultDomain {
+		return in, badRequest(TypeInvalidValue, "user store domain %q does not exist", truncate(in.domain))
+	}
+	if err := checkName("userName", in.username, store.MaxUsernameLength); err != nil {
+		return in, err
+	}
+	in.password, _ = res["password"].(string)
+	if b, ok := res["active"].(bool); ok {
+		in.active = &b
+	}
+	in.claims = map[string]string{}
+	if err := extractClaims(h.user.Core, res, in.claims); err != nil {
+		return in, err
+	}
+	for _, ext := range h.user.Exts {
+		if obj, ok := res[ext.ID].(map[string]any); ok {
+			if err := extractClaims(ext, obj, in.claims); err != nil {
+				return in, err
+			}
+		}
+	}
+	for uri, v := range in.claims {
+		if len(v) > store.MaxClaimValueLength {
+			return in, badRequest(TypeInvalidValue, "the value mapped to %s is longer than %d bytes", uri, store.MaxClaimValueLength)
+		}
+		if strings.ContainsRune(v, 0) {
+			return in, badRequest(TypeInvalidValue, "the value mapped to %s contains a NUL character", uri)
+		}
+	}
+	return in, nil
+}
+
+func checkName(what, s string, maxLen int) *Error {
+	switch {
+	case utf8.RuneCountInString(s) > maxLen:
+		return badRequest(TypeInvalidValue, "%s is longer than %d characters", what, maxLen)
+	case strings.TrimSpace(s) != s:
+		return badRequest(TypeInvalidValue, "%s has leading or trailing spaces", what)
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return badRequest(TypeInvalidValue, "%s contains control characters", what)
+	case s == "":
+		return badRequest(TypeInvalidValue, "%s is required", what)
+	}
+	return nil
+}
+
+func (h *Handler) hash(pw string) (string, error) {
+	if pw == "" {
+		return "", nil
+	}
+	return password.Hash(pw, h.cfg.PasswordParams)
+}
+
+func (h *Handler) listUsers(c *gin.Context) {
+	p, err := h.queryParams(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.queryUsers(c, p)
+}
+
+func (h *Handler) searchUsers(c *gin.Context) {
+	p, err := h.searchParams(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.queryUsers(c, p)
+}
+
+func (h *Handler) queryUsers(c *gin.Context, p listParams) {
+	ctx := c.Request.Context()
+	pr := h.principal(c)
+	q, proj, serr := h.compileQuery(h.user, pr.org.ID, p)
+	if serr != nil {
+		h.fail(c, serr)
+		return
+	}
+	users, total, err := h.cfg.Store.ListUsers(ctx, q)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	views, err := loadUsers(ctx, h.cfg.Store, users)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	base := h.base(c)
+	items := make([]any, len(views))
+	for i, v := range views {
+		items[i] = proj.apply(h.user, h.renderUser(base, v))
+	}
+	h.write(c, http.StatusOK, listResponse(total, q.Offset+1, items))
+}
+
+// respondUser writes one user, honouring attributes/excludedAttributes.
+func (h *Handler) respondUser(c *gin.Context, status int, v userView) {
+	p, err := h.queryParams(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	proj, err := newProjection(h.user, p.attrs, p.excluded)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	base := h.base(c)
+	c.Header("ETag", etag(v.user.UpdatedAt))
+	if status == http.StatusCreated {
+		c.Header("Location", base+"/Users/"+v.user.ID)
+	}
+	h.write(c, status, proj.apply(h.user, h.renderUser(base, v)))
+}
+
+func (h *Handler) getUser(c *gin.Context) {
+	pr := h.principal(c)
+	v, err := loadUser(c.Request.Context(), h.cfg.Store, pr.org.ID, c.Param("id"))
+	if err != nil {
+		h.fail(c, userNotFound(err, c.Param("id")))
+		return
+	}
+	if notModified(c, etag(v.user.UpdatedAt)) {
+		return
+	}
+	h.respondUser(c, http.StatusOK, v)
+}
+
+func userNotFound(err error, id string) error {
+	if toError(err).Status == http.StatusNotFound {
+		return notFound("user", truncate(id))
+	}
+	return err
+}
+
+// parseUser reads a POST or PUT body.
+func (h *Handler) parseUser(c *gin.Context) (userInput, *Error) {
+	raw, err := h.readObject(c)
+	if err != nil {
+		return userInput{}, err
+	}
+	res, _, err := canonicalize(h.user, raw)
+	if err != nil {
+		return userInput{}, err
+	}
+	if err := checkSchemas(h.user, res["schemas"]); err != nil {
+		return userInput{}, err
+	}
+	return h.extractUser(res)
+}
+
+func (h *Handler) createUser(c *gin.Context) {
+	ctx := c.Request.Context()
+	pr := h.principal(c)
+	in, serr := h.parseUser(c)
+	if serr != nil {
+		h.fail(c, serr)
+		return
+	}
+	hash, err := h.hash(in.password)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	var v userView
+	err = h.cfg.Store.Tx(ctx, func(tx *store.Tx) error {
+		u, err := tx.CreateUser(ctx, store.NewUser{OrgID: pr.org.ID, Domain: in.domain, Username: in.username,
+			PasswordHash: hash, Claims: in.claims, Actor: pr.actor()})
+		if err != nil {
+			return err
+		}
+		if in.active != nil && !*in.active {
+			if _, err := tx.ReplaceUser(ctx, store.UserReplace{OrgID: pr.org.ID, ID: u.ID, Username: u.Username,
+				Disabled: true, Claims: in.claims, ClaimScope: h.scope, Actor: pr.actor()}); err != nil {
+				return err
+			}
+		}
+		v, err = loadUser(ctx, tx, pr.org.ID, u.ID)
+		return err
+	})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.respondUser(c, http.StatusCreated, v)
+}
+
+// updateUser runs change on the current state of a user inside one
+// transaction, after checking If-Match, and writes what it returns.
+func (h *Handler) updateUser(c *gin.Context, id string, change func(cur userView) (userInput, *Error)) {
+	ctx := c.Request.Context()
+	pr := h.principal(c)
+	var v userView
+	err := h.cfg.Store.Tx(ctx, func(tx *store.Tx) error {
+		cur, err := loadUser(ctx, tx, pr.org.ID, id)
+		if err != nil {
+			return userNotFound(err, id)
+		}
+		if err := checkIfMatch(c, etag(cur.user.UpdatedAt)); err != nil {
+			return err
+		}
+		in, serr := change(cur)
+		if serr != nil {
+			return serr
+		}
+		hash, err := h.hash(in.password)
+		if err != nil {
+			return err
+		}
+		disabled := cur.user.Disabled
+		if in.active != nil {
+			disabled = !*in.active
+		}
+		if _, err := tx.ReplaceUser(ctx, store.UserReplace{OrgID: pr.org.ID, ID: id, Username: in.username,
+			PasswordHash: hash, Disabled: disabled, Claims: in.claims, ClaimScope: h.scope, Actor: pr.actor()}); err != nil {
+			return err
+		}
+		v, err = loadUser(ctx, tx, pr.org.ID, id)
+		return err
+	})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.respondUser(c, http.StatusOK, v)
+}
+
+func (h *Handler) putUser(c *gin.Context) {
+	in, err := h.parseUser(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.updateUser(c, c.Param("id"), func(userView) (userInput, *Error) { return in, nil })
+}
+
+// patchRequest is a PatchOp body (RFC 7644 §3.5.2).
+type patchRequest struct {
+	Schemas    []string  `json:"schemas"`
+	Operations []patchOp `json:"Operations"`
+}
+
+func (h *Handler) readPatch(c *gin.Context) ([]patchOp, *Error) {
+	var pr patchRequest
+	if err := h.readJSON(c, &pr); err != nil {
+		return nil, err
+	}
+	if len(pr.Schemas) != 1 || pr.Schemas[0] != SchemaPatchOp {
+		return nil, badRequest(TypeInvalidSyntax, "schemas must be [%q]", SchemaPatchOp)
+	}
+	return pr.Operations, nil
+}
+
+func (h *Handler) patchUser(c *gin.Context) {
+	ops, err := h.readPatch(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	base := h.base(c)
+	h.updateUser(c, c.Param("id"), func(cur userView) (userInput, *Error) {
+		return h.patchedUser(base, cur, ops)
+	})
+}
+
+// patchedUser applies ops to a user's current resource and returns the
+// resulting store input.
+func (h *Handler) patchedUser(base string, cur userView, ops []patchOp) (userInput, *Error) {
+	res := h.renderUser(base, cur)
+	if err := applyPatch(h.user, res, ops); err != nil {
+		return userInput{}, err
+	}
+	return h.extractUser(res)
+}
+
+func (h *Handler) deleteUser(c *gin.Context) {
+	ctx := c.Request.Context()
+	pr := h.principal(c)
+	id := c.Param("id")
+	err := h.cfg.Store.Tx(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByID(ctx, pr.org.ID, id)
+		if err != nil {
+			return userNotFound(err, id)
+		}
+		if err := checkIfMatch(c, etag(u.UpdatedAt)); err != nil {
+			return err
+		}
+		return tx.DeleteUser(ctx, pr.org.ID, id, pr.actor())
+	})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// getMe returns the authenticated user (RFC 7644 §3.11).
+func (h *Handler) getMe(c *gin.Context) {
+	pr := h.principal(c)
+	if pr.user.ID == "" {
+		h.fail(c, newError(http.StatusNotFound, "", "the token does not act for a user"))
+		return
+	}
+	v, err := loadUser(c.Request.Context(), h.cfg.Store, pr.org.ID, pr.user.ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if notModified(c, etag(v.user.UpdatedAt)) {
+		return
+	}
+	h.respondUser(c, http.StatusOK, v)
+}

@@ -1,0 +1,347 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// FilterOp is an operator of a Filter: a logical one (And, Or, Not, the
+// constants True and False) or a comparison (RFC 7644 §3.4.2.2's).
+type FilterOp string
+
+// Filter operators.
+const (
+	FilterAnd     FilterOp = "and"
+	FilterOr      FilterOp = "or"
+	FilterNot     FilterOp = "not"
+	FilterTrue    FilterOp = "true"
+	FilterFalse   FilterOp = "false"
+	FilterEq      FilterOp = "eq"
+	FilterNe      FilterOp = "ne"
+	FilterCo      FilterOp = "co"
+	FilterSw      FilterOp = "sw"
+	FilterEw      FilterOp = "ew"
+	FilterGt      FilterOp = "gt"
+	FilterGe      FilterOp = "ge"
+	FilterLt      FilterOp = "lt"
+	FilterLe      FilterOp = "le"
+	FilterPresent FilterOp = "pr"
+)
+
+// Fields of users that a Filter or a sort can name (besides claims).
+const (
+	UserFieldID        = "id"         // text (the UUID)
+	UserFieldUsername  = "username"   // text
+	UserFieldDomain    = "domain"     // text
+	UserFieldCreated   = "created"    // time
+	UserFieldModified  = "modified"   // time
+	UserFieldActive    = "active"     // bool: not disabled
+	UserFieldLocked    = "locked"     // bool
+	UserFieldGroupID   = "group.id"   // text: matches when any of the user's groups does
+	UserFieldGroupName = "group.name" // text
+)
+
+// Fields of groups that a Filter or a sort can name.
+const (
+	GroupFieldID         = "id"          // text
+	GroupFieldName       = "name"        // text
+	GroupFieldDomain     = "domain"      // text
+	GroupFieldCreated    = "created"     // time
+	GroupFieldModified   = "modified"    // time
+	GroupFieldMemberID   = "member.id"   // text: matches when any member does
+	GroupFieldMemberName = "member.name" // text
+)
+
+// MaxFilterNodes bounds the size of a Filter, hence of the SQL it becomes.
+const MaxFilterNodes = 200
+
+// Filter is a condition on users or groups, built by package scim from a
+// SCIM filter after resolving attribute names. Comparison nodes name a Field
+// (one of the UserField*/GroupField* constants) or, for users, a Claim URI.
+// Values are compared as parameters, never spliced into SQL.
+//
+// Value types: text fields and claims take a string (also accepted: bool and
+// float64, compared by their text); time fields a time.Time; bool fields a
+// bool. Text comparisons ignore case unless CaseExact (case is folded with
+// PostgreSQL's lower(), which in a "C" locale database folds ASCII only).
+// Ne and Not on a claim or a set (a user's groups) match when no value
+// matches, absent values included.
+type Filter struct {
+	Op        FilterOp
+	Sub       []Filter // And, Or: two or more; Not: one
+	Field     string
+	Claim     string
+	Value     any
+	CaseExact bool
+}
+
+type fieldKind int
+
+const (
+	kindText fieldKind = iota
+	kindTime
+	kindBool
+)
+
+// column is how a field is read in SQL. exists, when set, is a correlated
+// sub-query (without its condition) the field lives in: the comparison is
+// appended to it as "AND cond" and wrapped in EXISTS.
+type column struct {
+	expr   string
+	kind   fieldKind
+	key    string // for text: a column holding nameKey(expr), used for case-insensitive eq
+	exists string
+}
+
+var userColumnsByField = map[string]column{
+	UserFieldID:        {expr: "u.id::text", kind: kindText},
+	UserFieldUsername:  {expr: "u.username", kind: kindText, key: "u.username_key"},
+	UserFieldDomain:    {expr: "u.user_store_domain", kind: kindText},
+	UserFieldCreated:   {expr: "u.created_at", kind: kindTime},
+	UserFieldModified:  {expr: "u.updated_at", kind: kindTime},
+	UserFieldActive:    {expr: "NOT u.disabled", kind: kindBool},
+	UserFieldLocked:    {expr: "u.locked", kind: kindBool},
+	UserFieldGroupID:   {expr: "gm.group_id::text", kind: kindText, exists: "SELECT 1 FROM group_members gm WHERE gm.user_id = u.id"},
+	UserFieldGroupName: {expr: "g.name", kind: kindText, key: "g.name_key", exists: "SELECT 1 FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.user_id = u.id"},
+}
+
+var groupColumnsByField = map[string]column{
+	GroupFieldID:         {expr: "g.id::text", kind: kindText},
+	GroupFieldName:       {expr: "g.name", kind: kindText, key: "g.name_key"},
+	GroupFieldDomain:     {expr: "g.user_store_domain", kind: kindText},
+	GroupFieldCreated:    {expr: "g.created_at", kind: kindTime},
+	GroupFieldModified:   {expr: "g.updated_at", kind: kindTime},
+	GroupFieldMemberID:   {expr: "gm.user_id::text", kind: kindText, exists: "SELECT 1 FROM group_members gm WHERE gm.group_id = g.id"},
+	GroupFieldMemberName: {expr: "mu.username", kind: kindText, key: "mu.username_key", exists: "SELECT 1 FROM group_members gm JOIN users mu ON mu.id = gm.user_id WHERE gm.group_id = g.id"},
+}
+
+// sqlArgs collects positional parameters.
+type sqlArgs struct{ args []any }
+
+func (a *sqlArgs) add(v any) string {
+	a.args = append(a.args, v)
+	return "$" + strconv.Itoa(len(a.args))
+}
+
+// compiler turns a Filter into a SQL boolean expression. claims, when set,
+// resolves a claim URI to its sub-query (users only).
+type compiler struct {
+	a       *sqlArgs
+	columns map[string]column
+	claims  bool
+	nodes   int
+}
+
+func (c *compiler) compile(f Filter) (string, error) {
+	if c.nodes++; c.nodes > MaxFilterNodes {
+		return "", fmt.Errorf("filter has more than %d nodes", MaxFilterNodes)
+	}
+	switch f.Op {
+	case FilterTrue:
+		return "TRUE", nil
+	case FilterFalse:
+		return "FALSE", nil
+	case FilterNot:
+		if len(f.Sub) != 1 {
+			return "", errors.New("filter: not takes one operand")
+		}
+		s, err := c.compile(f.Sub[0])
+		if err != nil {
+			return "", err
+		}
+		return "NOT (" + s + ")", nil
+	case FilterAnd, FilterOr:
+		if len(f.Sub) < 1 {
+			return "", fmt.Errorf("filter: %s without operands", f.Op)
+		}
+		parts := make([]string, len(f.Sub))
+		for i, sub := range f.Sub {
+			s, err := c.compile(sub)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = "(" + s + ")"
+		}
+		return strings.Join(parts, " "+strings.ToUpper(string(f.Op))+" "), nil
+	}
+	col, err := c.column(f)
+	if err != nil {
+		return "", err
+	}
+	if col.exists == "" {
+		return c.compare(col, f)
+	}
+	// A set-valued field: ne and "not present" mean no element matches.
+	op := f.Op
+	if op == FilterNe {
+		f.Op = FilterEq
+	}
+	cond, err := c.compare(col, f)
+	if err != nil {
+		return "", err
+	}
+	s := "EXISTS (" + col.exists + " AND " + cond + ")"
+	if op == FilterNe {
+		s = "NOT " + s
+	}
+	return s, nil
+}
+
+func (c *compiler) column(f Filter) (column, error) {
+	switch {
+	case f.Claim != "" && f.Field != "":
+		return column{}, errors.New("filter: both a field and a claim")
+	case f.Claim != "":
+		if !c.claims {
+			return column{}, errors.New("filter: claims are not filterable here")
+		}
+		if !utf8.ValidString(f.Claim) {
+			return column{}, errors.New("filter: invalid claim URI")
+		}
+		return column{expr: "c.value", kind: kindText,
+			exists: "SELECT 1 FROM user_claims c WHERE c.user_id = u.id AND c.claim_uri = " + c.a.add(f.Claim)}, nil
+	}
+	col, ok := c.columns[f.Field]
+	if !ok {
+		return column{}, fmt.Errorf("filter: unknown field %q", f.Field)
+	}
+	return col, nil
+}
+
+// compare is the condition on one value of col.
+func (c *compiler) compare(col column, f Filter) (string, error) {
+	if f.Op == FilterPresent {
+		switch col.kind {
+		case kindText:
+			return col.expr + " <> ''", nil
+		default:
+			return col.expr + " IS NOT NULL", nil
+		}
+	}
+	sqlOp, ok := map[FilterOp]string{FilterEq: "=", FilterNe: "<>", FilterGt: ">", FilterGe: ">=", FilterLt: "<", FilterLe: "<="}[f.Op]
+	switch col.kind {
+	case kindTime:
+		t, isTime := f.Value.(time.Time)
+		if !isTime || !ok {
+			return "", fmt.Errorf("filter: %s on a time field needs a time and eq, ne, gt, ge, lt or le", f.Op)
+		}
+		return col.expr + " " + sqlOp + " " + c.a.add(t), nil
+	case kindBool:
+		b, isBool := f.Value.(bool)
+		if !isBool || (f.Op != FilterEq && f.Op != FilterNe) {
+			return "", fmt.Errorf("filter: %s on a boolean field needs a boolean and eq or ne", f.Op)
+		}
+		return "(" + col.expr + ") " + sqlOp + " " + c.a.add(b), nil
+	}
+	var v string
+	switch x := f.Value.(type) {
+	case string:
+		v = x
+	case bool:
+		v = strconv.FormatBool(x)
+	case float64:
+		v = strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		return "", fmt.Errorf("filter: %s on a text field needs a string, number or boolean", f.Op)
+	}
+	if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+		// PostgreSQL rejects such parameters; no stored text can match.
+		return "FALSE", nil
+	}
+	if (f.Op == FilterEq || f.Op == FilterNe) && !f.CaseExact && col.key != "" {
+		return col.key + " " + sqlOp + " " + c.a.add(nameKey(v)), nil
+	}
+	expr, p := col.expr, c.a.add(v)
+	if !f.CaseExact {
+		expr, p = "lower("+expr+")", "lower("+p+")"
+	}
+	switch f.Op {
+	case FilterCo:
+		return "strpos(" + expr + ", " + p + ") > 0", nil
+	case FilterSw:
+		return "starts_with(" + expr + ", " + p + ")", nil
+	case FilterEw:
+		return "right(" + expr + ", char_length(" + p + ")) = " + p, nil
+	}
+	if !ok {
+		return "", fmt.Errorf("filter: unknown operator %q", f.Op)
+	}
+	if f.Op != FilterEq && f.Op != FilterNe {
+		// Order by code point, whatever the database's collation.
+		return expr + " COLLATE \"C\" " + sqlOp + " " + p, nil
+	}
+	return expr + " " + sqlOp + " " + p, nil
+}
+
+// orderExpr is the ORDER BY expression of a sort field or claim.
+func (c *compiler) orderExpr(field, claim string) (string, error) {
+	if claim != "" {
+		if !c.claims {
+			return "", errors.New("sort: claims are not sortable here")
+		}
+		return "(SELECT lower(c.value) FROM user_claims c WHERE c.user_id = u.id AND c.claim_uri = " + c.a.add(claim) + ") COLLATE \"C\"", nil
+	}
+	col, ok := c.columns[field]
+	if !ok || col.exists != "" {
+		return "", fmt.Errorf("sort: field %q is not sortable", field)
+	}
+	if col.key != "" {
+		// Names sort ignoring case, like they compare.
+		return col.key + " COLLATE \"C\"", nil
+	}
+	if col.kind == kindText {
+		return col.expr + " COLLATE \"C\"", nil
+	}
+	return col.expr, nil
+}
+
+// ListQuery selects a page of users or groups of an organization.
+type ListQuery struct {
+	OrgID  string
+	Filter *Filter // nil: all
+	// SortField or SortClaim (users only) orders the results; neither means
+	// creation order. Names and claims sort ignoring case, by code point.
+	// Ties are broken by id, so pages are stable.
+	SortField  string
+	SortClaim  string
+	Descending bool
+	Offset     int // rows to skip
+	Limit      int // rows to return at most; 0 returns only the total
+}
+
+// listSQL builds the count and page statements for table (aliased alias).
+func listSQL(q ListQuery, table, alias, cols string, columns map[string]column, claims bool) (countSQL, pageSQL string, countArgs, pageArgs []any, err error) {
+	if q.Offset < 0 || q.Limit < 0 {
+		return "", "", nil, nil, errors.New("negative offset or limit")
+	}
+	a := &sqlArgs{}
+	c := &compiler{a: a, columns: columns, claims: claims}
+	where := alias + ".org_id = " + a.add(q.OrgID)
+	if q.Filter != nil {
+		cond, err := c.compile(*q.Filter)
+		if err != nil {
+			return "", "", nil, nil, err
+		}
+		where += " AND (" + cond + ")"
+	}
+	countSQL = "SELECT count(*) FROM " + table + " " + alias + " WHERE " + where
+	nCount := len(a.args)
+	order := alias + ".created_at"
+	if q.SortField != "" || q.SortClaim != "" {
+		if order, err = c.orderExpr(q.SortField, q.SortClaim); err != nil {
+			return "", "", nil, nil, err
+		}
+	}
+	dir := " ASC NULLS LAST"
+	if q.Descending {
+		dir = " DESC NULLS LAST"
+	}
+	pageSQL = "SELECT " + cols + " FROM " + table + " " + alias + " WHERE " + where +
+		" ORDER BY " + order + dir + ", " + alias + ".id" +
+		" OFFSET " + strconv.Itoa(q.Offset) + " LIMIT " + strconv.Itoa(q.Limit)
+	return countSQL, pageSQL, a.args[:nCount:nCount], a.args, nil
+}
