@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,7 @@ type process struct {
 	cfg      *Config
 	log      *slog.Logger
 	registry *prometheus.Registry
+	mu       sync.Mutex
 	stops    []func(context.Context)
 
 	store    *store.Store
@@ -47,7 +49,12 @@ func newProcess(cfg *Config) *process {
 	return &process{cfg: cfg, log: cfg.logger(), registry: reg}
 }
 
-func (p *process) onStop(f func(context.Context)) { p.stops = append(p.stops, f) }
+// onStop registers f to run at shutdown; start-up steps running in parallel may call it.
+func (p *process) onStop(f func(context.Context)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stops = append(p.stops, f)
+}
 
 // shutdown stops everything started, newest first, within the shutdown timeout.
 func (p *process) shutdown() {
@@ -310,14 +317,18 @@ func serve(ctx context.Context, cfg *Config, out io.Writer) (err error) {
 		return err
 	}
 	defer ln.Close()
-	if err := p.openStore(ctx, true, true); err != nil {
-		return err
+	// PostgreSQL and Temporal start in parallel: each takes a second or more on a cold start.
+	var admin adminCredential
+	temporalDone := make(chan error, 1)
+	go func() { temporalDone <- p.dialTemporal(ctx, true) }()
+	err = p.openStore(ctx, true, true)
+	if err == nil {
+		admin, err = bootstrap(ctx, p.store, cfg)
 	}
-	admin, err := bootstrap(ctx, p.store, cfg)
+	if terr := <-temporalDone; err == nil {
+		err = terr
+	}
 	if err != nil {
-		return err
-	}
-	if err := p.dialTemporal(ctx, true); err != nil {
 		return err
 	}
 	sec, err := p.secrets(true, true)
