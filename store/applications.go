@@ -72,7 +72,9 @@ type AuthenticationOption struct {
 }
 
 // SubjectStep returns the effective subject step (1 when unset or out of range).
-func (s AuthenticationSequence) SubjectStep() int { return effectiveStep(s.SubjectStepID, len(s.Steps)) }
+func (s AuthenticationSequence) SubjectStep() int {
+	return effectiveStep(s.SubjectStepID, len(s.Steps))
+}
 
 // AttributeStep returns the effective attribute step (1 when unset or out of range).
 func (s AuthenticationSequence) AttributeStep() int {

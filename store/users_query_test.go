@@ -165,6 +165,15 @@ func TestReplaceAndDeleteUser(t *testing.T) {
 			t.Errorf("err = %v, want a plain error", err)
 		}
 	})
+	t.Run("empty claims clear the scope", func(t *testing.T) {
+		if _, err := s.ReplaceUser(ctx, store.UserReplace{OrgID: org.ID, ID: u.ID, Username: "David", ClaimScope: scope}); err != nil {
+			t.Fatal(err)
+		}
+		claims, err := s.UserClaims(ctx, u.ID)
+		if err != nil || len(claims) != 1 || claims[qClaimOther] != "keep" {
+			t.Errorf("claims = %v, %v", claims, err)
+		}
+	})
 	if err := s.DeleteUser(ctx, org.ID, u.ID, store.Actor{}); err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +218,15 @@ func TestGroups(t *testing.T) {
 		Filter: &store.Filter{Op: store.FilterEq, Field: store.GroupFieldMemberName, Value: "B"}})
 	if err != nil || total != 1 || groups[0].ID != g.ID {
 		t.Errorf("list by member: %v %d %v", groups, total, err)
+	}
+	if _, err := s.ReplaceGroup(ctx, store.GroupReplace{OrgID: org.ID, ID: g.ID, Name: "Operators"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.MembersOfGroups(ctx, []string{g.ID}); err != nil || len(m[g.ID]) != 0 {
+		t.Errorf("members after emptying: %v, %v", m, err)
+	}
+	if _, err := s.ReplaceGroup(ctx, store.GroupReplace{OrgID: org.ID, ID: g.ID, Name: "Operators", Members: []string{b.ID}}); err != nil {
+		t.Fatal(err)
 	}
 	missing, err := s.MissingUsers(ctx, org.ID, []string{a.ID, "zzz", "6f1c4b4e-8a9b-4c7e-9d2a-000000000000"})
 	if err != nil || len(missing) != 2 {

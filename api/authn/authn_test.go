@@ -2,15 +2,18 @@ package authn_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -40,7 +43,28 @@ import (
 	"github.com/keyflow/keyflow/workers/devserver"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// temporalAddress is the embedded Temporal server all tests share (like storetest's cluster,
+// it is infrastructure: each test has its own task queue, worker, client and flows).
+var temporalAddress string
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "authn-temporal-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	srv, err := devserver.Start(context.Background(), devserver.Config{DataDir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = srv.Stop() }()
+	temporalAddress = srv.FrontendAddress()
+	return storetest.Run(m)
+}
 
 // cheap keeps password hashing fast in tests.
 var cheap = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
@@ -48,7 +72,6 @@ var cheap = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen
 const (
 	redirectURI = "https://example-app.com/redirect"
 	appOrigin   = "https://example-app.com"
-	taskQueue   = "authn-test"
 	alicePW     = "U$3r-pa55"
 )
 
@@ -77,12 +100,13 @@ type env struct {
 	alice      store.User
 	totpSecret string
 	tc         client.Client
+	queue      string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := t.Context()
-	e := &env{s: storetest.New(t)}
+	e := &env{s: storetest.New(t), queue: "authn-" + t.Name()}
 	var err error
 	if e.org, err = e.s.EnsureRootOrganization(ctx); err != nil {
 		t.Fatal(err)
@@ -102,17 +126,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 
-	// Temporal: embedded server, a client with the payload codec, a worker in this process.
-	srv, err := devserver.Start(ctx, devserver.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
+	// Temporal: the shared server, a client with the payload codec, a worker in this process.
 	keys, err := codec.LoadOrCreateKeyFile(filepath.Join(t.TempDir(), "payload.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.tc, err = temporalx.Dial(ctx, temporalx.Config{Address: srv.FrontendAddress(), Keyring: keys,
+	e.tc, err = temporalx.Dial(ctx, temporalx.Config{Address: temporalAddress, Keyring: keys,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +141,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := worker.New(e.tc, taskQueue, temporalx.WorkerOptions())
+	w := worker.New(e.tc, e.queue, temporalx.WorkerOptions())
 	login.Register(w)
 	(&flows.LoginActivities{Authenticators: reg}).Register(w)
 	(&wfhost.Activities{}).Register(w)
@@ -149,7 +168,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	oh.Register(r)
-	ah, err := authn.New(authn.Config{Applications: e.s, Provider: e.op, Logins: &authn.Temporal{Client: e.tc, TaskQueue: taskQueue},
+	ah, err := authn.New(authn.Config{Applications: e.s, Provider: e.op, Logins: &authn.Temporal{Client: e.tc, TaskQueue: e.queue},
 		BaseURL: e.srv.URL, AllowedOrigins: []string{appOrigin}, MountAuthorize: true})
 	if err != nil {
 		t.Fatal(err)
@@ -245,13 +264,18 @@ func newPKCE() pkce {
 // authorize sends the initial request as the JS SDK does (wso2-wire.md §1.2).
 func (e *env) authorize(t *testing.T, clientID string, p pkce, change func(url.Values)) response {
 	t.Helper()
+	return e.authorizeAt(t, "/oauth2/authorize", clientID, p, change)
+}
+
+func (e *env) authorizeAt(t *testing.T, path, clientID string, p pkce, change func(url.Values)) response {
+	t.Helper()
 	form := url.Values{"client_id": {clientID}, "response_type": {"code"}, "redirect_uri": {redirectURI},
 		"state": {"logpg"}, "scope": {"openid internal_login"}, "response_mode": {"direct"},
 		"code_challenge": {p.challenge}, "code_challenge_method": {"S256"}}
 	if change != nil {
 		change(form)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.srv.URL+"/oauth2/authorize", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,6 +431,18 @@ func TestMultiOptionStep(t *testing.T) {
 	r = e.authn(t, href, selection(flowID, "QmFzaWNBdXRoZW50aWNhdG9yOkxPQ0FM",
 		map[string]any{"username": []string{"johnd"}, "password": alicePW}))
 	e.expectSuccess(t, r, "spa", p)
+
+	// Under a tenant path, links[0].href is tenant-qualified and works.
+	p = newPKCE()
+	r = e.authorizeAt(t, "/t/carbon.super/oauth2/authorize", "spa", p, nil)
+	flowID, _ = r.body["flowId"].(string)
+	links, _ := r.body["links"].([]any)
+	if len(links) != 1 || links[0].(map[string]any)["href"] != e.srv.URL+"/t/carbon.super/oauth2/authn" {
+		t.Fatalf("tenant links %v", r.body["links"])
+	}
+	r = e.authn(t, e.srv.URL+"/t/carbon.super/oauth2/authn", selection(flowID, "QmFzaWNBdXRoZW50aWNhdG9yOkxPQ0FM",
+		map[string]any{"username": "johnd", "password": alicePW}))
+	e.expectSuccess(t, r, "spa", p)
 }
 
 // TestWrongPassword: a wrong password re-shows the step with FAIL_INCOMPLETE and an ABA-60003
@@ -457,7 +493,7 @@ func TestAuthorizeErrors(t *testing.T) {
 		description string
 	}{
 		{name: "api-based authentication disabled", client: "web-only", status: 400, code: "ABA-60007",
-			message: "App native authentication is not enabled for the application.",
+			message:     "App native authentication is not enabled for the application.",
 			description: "App native authentication is not enabled for this application with id "},
 		{name: "unknown client", client: "nobody", status: 400, code: "ABA-60005", message: "Unable to find application.",
 			description: "Unable to find application for clientId nobody in tenant domain carbon.super"},

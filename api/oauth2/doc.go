@@ -8,12 +8,22 @@
 //	GET  /oauth2/token/.well-known/openid-configuration   the same, for WSO2's issuer {base}/oauth2/token
 //	GET  /.well-known/oauth-authorization-server          RFC 8414 (same document)
 //	GET  /oauth2/jwks                                     RFC 7517 key set: next, current and previous keys
-//	POST /oauth2/token                                    RFC 6749 §4.4 client_credentials
+//	POST /oauth2/token                                    RFC 6749 client_credentials, authorization_code
+//	                                                      (PKCE), refresh_token (rotation)
 //	POST /oauth2/introspect                               RFC 7662
 //	POST /oauth2/revoke                                   RFC 7009
+//	GET|POST /oauth2/userinfo                             OpenID Connect Core §5.3, bearer token
 //
-// The discovery document lists only what is served; endpoints added later
-// (authorize, userinfo, logout…) add themselves to Metadata.
+// The authorization endpoint is not served here: the login front-end
+// parses the request (op.ParseAuthorizeParams), validates it
+// (op.Provider.ValidateAuthorizeRequest: a plain *op.Error means show an
+// error page, an *op.RedirectError carries the response to send back), runs
+// the login workflow, then calls op.Provider.CompleteAuthorization (or
+// ErrorResponse) and renders the result with WriteAuthorizeResponse. Its URL
+// goes in Config.AuthorizationEndpoint, which makes discovery advertise it
+// with the response types, modes, PKCE methods and browser grants.
+//
+// The discovery document lists only what is served.
 //
 // Requests: POST bodies must be application/x-www-form-urlencoded, at most
 // 64 KiB, with no parameter repeated (RFC 6749 §3.2); client credentials

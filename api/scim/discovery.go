@@ -16,7 +16,7 @@ func (h *Handler) serviceProviderConfig(c *gin.Context) {
 		"schemas":          []string{SchemaSPConfig},
 		"documentationUri": "https://github.com/keyflow/keyflow/tree/main/docs",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             map[string]any{"supported": true, "maxOperations": MaxBulkOperations, "maxPayloadSize": h.cfg.MaxBodyBytes},
 		"filter":           map[string]any{"supported": true, "maxResults": h.cfg.MaxCount},
 		"changePassword":   map[string]any{"supported": true},
 		"sort":             map[string]any{"supported": true},
@@ -30,7 +30,7 @@ func (h *Handler) serviceProviderConfig(c *gin.Context) {
 }
 
 func (h *Handler) allSchemas() []*schema {
-	return append(h.user.schemas(), h.group.Core)
+	return append(h.user.schemas(), h.group.Core, h.role.Core)
 }
 
 func renderAttr(a *attr) map[string]any {
@@ -109,12 +109,12 @@ func (h *Handler) renderResourceType(base string, rt *resourceType) map[string]a
 
 func (h *Handler) resourceTypes(c *gin.Context) {
 	base := h.base(c)
-	items := []any{h.renderResourceType(base, h.user), h.renderResourceType(base, h.group)}
+	items := []any{h.renderResourceType(base, h.user), h.renderResourceType(base, h.group), h.renderResourceType(base, h.role)}
 	h.write(c, http.StatusOK, listResponse(len(items), 1, items))
 }
 
 func (h *Handler) resourceTypeByID(c *gin.Context) {
-	for _, rt := range []*resourceType{h.user, h.group} {
+	for _, rt := range []*resourceType{h.user, h.group, h.role} {
 		if strings.EqualFold(rt.Name, c.Param("id")) {
 			h.write(c, http.StatusOK, h.renderResourceType(h.base(c), rt))
 			return

@@ -1,7 +1,8 @@
 // Package scim is Keyflow's SCIM 2.0 server (RFC 7643, RFC 7644), shaped
 // like WSO2 Identity Server's /scim2 API: the core User schema with the
 // enterprise extension and WSO2's urn:scim:wso2:schema extension, and the
-// core Group schema.
+// core Group schema; WSO2's roles v2 at /scim2/v2/Roles; /Me; Bulk; and
+// the discovery endpoints.
 //
 // # Where it sits
 //
@@ -34,6 +35,11 @@
 //     (patch.go), extracts the result and replaces the stored state, all in
 //     one SERIALIZABLE store.Tx together with the If-Match check, so
 //     concurrent PATCHes cannot lose updates.
+//
+// Bulk (bulk.go) replays each operation through an inner router carrying
+// the caller's principal, one transaction per operation (RFC 7644 bulk is
+// not atomic), resolving bulkId references to ids created earlier in the
+// same request.
 //
 // Versions (meta.version, ETag) are weak tags derived from updated_at.
 // Every client mistake is an *Error with an RFC 7644 §3.12 body; only

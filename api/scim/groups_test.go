@@ -142,7 +142,7 @@ func TestDiscovery(t *testing.T) {
 	for _, s := range asList(schemas.body["Resources"]) {
 		got = append(got, str0(get(s, "id")))
 	}
-	if !slices.Equal(got, []string{SchemaUser, SchemaEnterprise, SchemaWSO2, SchemaGroup}) || get(schemas.body, "totalResults") != float64(4) {
+	if !slices.Equal(got, []string{SchemaUser, SchemaEnterprise, SchemaWSO2, SchemaGroup, SchemaRole}) || get(schemas.body, "totalResults") != float64(5) {
 		t.Errorf("Schemas: %v", got)
 	}
 	user := e.do("GET", "/scim2/Schemas/"+SchemaUser, nil).must(t, 200)
@@ -162,7 +162,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	rts := e.do("GET", "/scim2/ResourceTypes", nil).must(t, 200)
 	if get(rts.body, "Resources", 0, "endpoint") != "/Users" || get(rts.body, "Resources", 0, "schemaExtensions", 0, "schema") != SchemaEnterprise ||
-		get(rts.body, "Resources", 1, "schema") != SchemaGroup {
+		get(rts.body, "Resources", 1, "schema") != SchemaGroup || get(rts.body, "Resources", 2, "endpoint") != "/v2/Roles" {
 		t.Errorf("ResourceTypes: %s", rts.raw)
 	}
 	e.do("GET", "/scim2/ResourceTypes/Group", nil).must(t, 200)

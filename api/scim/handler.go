@@ -87,7 +87,10 @@ type Handler struct {
 	log   *slog.Logger
 	user  *resourceType
 	group *resourceType
+	role  *resourceType
 	scope []string // claims the User schema owns
+	// inner serves the operations of Bulk requests.
+	inner *gin.Engine
 	// dummyHash is verified when a Basic username is unknown, so response
 	// times do not reveal which usernames exist.
 	dummyHash string
@@ -118,7 +121,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger, user: userResource(), group: groupResource()}
+	h := &Handler{cfg: cfg, log: cfg.Logger, user: userResource(), group: groupResource(), role: roleResource()}
 	h.scope = claimScope(h.user)
 	random, err := password.Generate(24)
 	if err != nil {
@@ -132,6 +135,8 @@ func New(cfg Config) (*Handler, error) {
 
 // Register mounts the endpoints under /scim2.
 func (h *Handler) Register(r gin.IRouter) {
+	// Built here rather than in New so it follows the gin mode the edge set.
+	h.inner = h.innerEngine()
 	g := r.Group("/scim2")
 	g.GET("/ServiceProviderConfig", h.serviceProviderConfig)
 	g.GET("/Schemas", h.schemas)
@@ -140,6 +145,19 @@ func (h *Handler) Register(r gin.IRouter) {
 	g.GET("/ResourceTypes/:id", h.resourceTypeByID)
 
 	a := g.Group("", h.authenticate)
+	h.registerResources(a)
+	a.POST("/Bulk", h.need("internal_bulk_resource_create"), h.bulk)
+	a.GET("/Me", h.getMe)
+	a.PUT("/Me", h.putMe)
+	a.PATCH("/Me", h.patchMe)
+	a.DELETE("/Me", h.notImplemented)
+	a.POST("/Me", h.notImplemented)
+}
+
+// registerResources mounts the Users and Groups endpoints on a router
+// whose requests carry a principal (the authenticated one, or a Bulk
+// request's).
+func (h *Handler) registerResources(a gin.IRoutes) {
 	a.GET("/Users", h.need("internal_user_mgt_list"), h.listUsers)
 	a.POST("/Users/.search", h.need("internal_user_mgt_list"), h.searchUsers)
 	a.POST("/Users", h.need("internal_user_mgt_create"), h.createUser)
@@ -155,8 +173,7 @@ func (h *Handler) Register(r gin.IRouter) {
 	a.PUT("/Groups/:id", h.need("internal_group_mgt_update"), h.putGroup)
 	a.PATCH("/Groups/:id", h.need("internal_group_mgt_update"), h.patchGroup)
 	a.DELETE("/Groups/:id", h.need("internal_group_mgt_delete"), h.deleteGroup)
-
-	a.GET("/Me", h.getMe)
+	h.registerRoles(a)
 }
 
 // fail writes err as a SCIM error; a 500's cause is logged, never sent.

@@ -15,8 +15,8 @@ func TestUserQueries(t *testing.T) {
 	adminID := str0(get(e.do("GET", "/scim2/Users?filter="+url.QueryEscape(`userName eq "admin"`), nil).must(t, 200).body, "Resources", 0, "id"))
 	before := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	bjensen := mk(map[string]any{"userName": "bjensen", "title": "Tour Guide", "userType": "Employee",
-		"name":   map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
-		"emails": []any{map[string]any{"value": "bjensen@example.com", "primary": true}, map[string]any{"value": "babs@work.example.org", "type": "work"}},
+		"name":    map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
+		"emails":  []any{map[string]any{"value": "bjensen@example.com", "primary": true}, map[string]any{"value": "babs@work.example.org", "type": "work"}},
 		"schemas": []string{SchemaUser, SchemaEnterprise}, SchemaEnterprise: map[string]any{"employeeNumber": "701984", "department": "Tours"}})
 	jsmith := mk(map[string]any{"userName": "jsmith", "userType": "Contractor", "active": false,
 		"name":   map[string]any{"givenName": "John", "familyName": "Smith"},

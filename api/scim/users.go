@@ -440,12 +440,11 @@ func (h *Handler) deleteUser(c *gin.Context) {
 
 // getMe returns the authenticated user (RFC 7644 §3.11).
 func (h *Handler) getMe(c *gin.Context) {
-	pr := h.principal(c)
-	if pr.user.ID == "" {
-		h.fail(c, newError(http.StatusNotFound, "", "the token does not act for a user"))
+	id, ok := h.meID(c)
+	if !ok {
 		return
 	}
-	v, err := loadUser(c.Request.Context(), h.cfg.Store, pr.org.ID, pr.user.ID)
+	v, err := loadUser(c.Request.Context(), h.cfg.Store, h.principal(c).org.ID, id)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -364,3 +364,42 @@ func grantRole(t *testing.T, e *env, role, groupID string) {
 		t.Fatal(err)
 	}
 }
+
+func TestMe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createLocalUser("dan", "dan-pw")
+	dan := basic("dan", "dan-pw")
+	me := e.do("GET", "/scim2/Me", nil, "Authorization", dan).must(t, 200)
+	if me.body["userName"] != "dan" || me.header.Get("ETag") == "" {
+		t.Fatalf("Me: %s", me.raw)
+	}
+	r := e.do("PATCH", "/scim2/Me", patchBody(op("add", "name.givenName", "Daniel"), op("replace", "password", "new-pw")),
+		"Authorization", dan, "If-Match", me.header.Get("ETag")).must(t, 200)
+	if get(r.body, "name", "givenName") != "Daniel" {
+		t.Errorf("PATCH Me: %s", r.raw)
+	}
+	dan = basic("dan", "new-pw")
+	tests := []struct {
+		name, method string
+		body         any
+		status       int
+		scimType     string
+	}{
+		{"rename self", "PATCH", patchBody(op("replace", "userName", "root")), 400, TypeMutability},
+		{"deactivate self", "PATCH", patchBody(op("replace", "active", false)), 400, TypeMutability},
+		{"put rename self", "PUT", map[string]any{"schemas": []string{SchemaUser}, "userName": "root"}, 400, TypeMutability},
+		{"delete self", "DELETE", nil, 501, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e.do(tc.method, "/scim2/Me", tc.body, "Authorization", dan).checkError(t, tc.status, tc.scimType)
+		})
+	}
+	put := e.do("PUT", "/scim2/Me", map[string]any{"schemas": []string{SchemaUser}, "userName": "dan", "title": "Dr"}, "Authorization", dan).must(t, 200)
+	if put.body["title"] != "Dr" || get(put.body, "name") != nil {
+		t.Errorf("PUT Me: %s", put.raw)
+	}
+	// An administrator may rename itself.
+	e.do("PATCH", "/scim2/Me", patchBody(op("replace", "displayName", "The Admin"))).must(t, 200)
+}

@@ -76,12 +76,14 @@ func bootstrap(ctx context.Context, st *store.Store, cfg *Config) (adminCredenti
 	return cred, nil
 }
 
-func printBanner(out io.Writer, cfg *Config, admin adminCredential, took time.Duration) {
+func printBanner(out io.Writer, cfg *Config, admin adminCredential, demo demoApplication, took time.Duration) {
 	fmt.Fprintf(out, "\nKeyflow is running (started in %s)\n", took.Round(time.Millisecond))
 	fmt.Fprintf(out, "  URL:        %s\n", cfg.BaseURL)
 	fmt.Fprintf(out, "  readiness:  %s/readyz\n", cfg.BaseURL)
 	fmt.Fprintf(out, "  metrics:    %s/metrics\n", cfg.BaseURL)
+	fmt.Fprintf(out, "  discovery:  %s/.well-known/openid-configuration\n", cfg.BaseURL)
 	fmt.Fprintf(out, "  data dir:   %s\n", cfg.DataDir)
+	fmt.Fprintf(out, "  demo app:   client_id %s, redirect_uri %s (public, PKCE, app-native login)\n", demo.ClientID, demo.RedirectURI)
 	if admin.Password != "" {
 		fmt.Fprintf(out, "  admin user: %s\n  password:   %s   (shown once; also in %s)\n", admin.Username, admin.Password, admin.File)
 	} else {

@@ -50,6 +50,8 @@ type Config struct {
 	// ClientSecretPepper keys the HMAC of OAuth2 client secrets (base64, ≥ 32 bytes). Empty: a
 	// generated one in the data dir (serve only).
 	ClientSecretPepper string
+	// CORSOrigins may call the app-native API from browsers.
+	CORSOrigins []string
 	// Issuer is the iss of tokens; default {base-url}/oauth2/token as WSO2 does.
 	Issuer string
 
@@ -113,6 +115,7 @@ func (c *Config) settings() []setting {
 		{flag: "codec-keys", usage: "payload encryption keys id:base64(32 bytes),… first encrypts; empty: a generated key file in the data dir", secret: true, bind: str(&c.CodecKeys, "")},
 		{flag: "encryption-keys", usage: "keys encrypting data at rest id:base64(32 bytes),… first encrypts; empty: a generated key in the data dir (serve only)", secret: true, bind: str(&c.EncryptionKeys, "")},
 		{flag: "client-secret-pepper", usage: "base64 key (≥ 32 bytes) of the HMAC over OAuth2 client secrets; empty: generated in the data dir (serve only)", secret: true, bind: str(&c.ClientSecretPepper, "")},
+		{flag: "cors-origins", usage: "comma-separated origins allowed to call the app-native API from a browser", bind: func(fs *pflag.FlagSet, n, u string) { fs.StringSliceVar(&c.CORSOrigins, n, nil, u) }},
 		{flag: "issuer", usage: "issuer of tokens (default <base-url>/oauth2/token, as WSO2)", bind: str(&c.Issuer, "")},
 		{flag: "smtp-host", usage: "mail server for email OTP and notifications; empty: email OTP is not available", bind: str(&c.SMTPHost, "")},
 		{flag: "smtp-port", usage: "mail server port (0: 587, or 465 with --smtp-tls=tls)", bind: num(&c.SMTPPort, 0)},

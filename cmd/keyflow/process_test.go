@@ -216,6 +216,13 @@ func TestAPIAndWorkerProcesses(t *testing.T) {
 		t.Fatalf("keyflow migrate: %v\n%s", err, out)
 	}
 
+	// serve against the shared PostgreSQL and Temporal creates the admin and the demo app once.
+	const adminPassword = "process-test-admin-pw"
+	const demoBase = "http://127.0.0.1:9" // only a registered redirect URI, never called
+	boot := startProc(t, append(env, "KEYFLOW_ADMIN_PASSWORD="+adminPassword), "serve", "--base-url", demoBase)
+	boot.ready("/readyz", time.Minute)
+	boot.kill(syscall.SIGTERM)
+
 	apiProc := startProc(t, env, "api")
 	apiReady := apiProc.ready("/readyz", time.Minute)
 	if apiReady.Checks["postgres"] != "ok" || apiReady.Checks["temporal"] != "ok" {
@@ -236,6 +243,10 @@ func TestAPIAndWorkerProcesses(t *testing.T) {
 	if got.Checks["worker"] != "ok" {
 		t.Fatalf("workflow through the worker process: %+v", got)
 	}
+	// A real login: the api process starts and updates the login workflow, the worker process
+	// runs it (argon2id password check as a local activity) and the api issues the code.
+	base := "http://" + apiProc.addr
+	appNativeLogin(t, base, demoBase+"/demo/callback", "admin", adminPassword)
 
 	// Graceful shutdown: SIGTERM ends both processes with status 0.
 	for _, p := range []*proc{apiProc, workerProc} {
@@ -280,6 +291,24 @@ func TestServeEmbedded(t *testing.T) {
 	m := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(first.output(false))
 	if m == nil {
 		t.Fatalf("no admin password printed:\n%s", first.output(false))
+	}
+	base := "http://" + first.addr
+	tokens := appNativeLogin(t, base, base+"/demo/callback", "admin", m[1])
+	if tokens["token_type"] != "Bearer" {
+		t.Fatalf("token_type %v", tokens["token_type"])
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+`/scim2/Users?filter=userName%20eq%20%22admin%22`, nil)
+	req.SetBasicAuth("admin", m[1])
+	scimResp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		TotalResults int `json:"totalResults"`
+	}
+	decode(t, scimResp, http.StatusOK, &list)
+	if list.TotalResults != 1 {
+		t.Fatalf("SCIM found %d admin users", list.TotalResults)
 	}
 	saved, err := os.ReadFile(filepath.Join(dataDir, "admin-password"))
 	if err != nil || strings.TrimSpace(string(saved)) != m[1] {

@@ -15,11 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/keyflow/keyflow/api"
+	"github.com/keyflow/keyflow/api/authn"
 	"github.com/keyflow/keyflow/api/oauth2"
 	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
 	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/api/scim"
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/flows/codec"
 	"github.com/keyflow/keyflow/flows/temporalx"
@@ -181,6 +184,8 @@ func (p *process) dialTemporal(ctx context.Context, embedded bool) error {
 
 // startWorker registers Keyflow's workflows on the task queue and starts polling.
 func (p *process) startWorker(sec serverSecrets) error {
+	// Process-wide: bounds the memory of cached open logins (≈50–70 KB each).
+	worker.SetStickyWorkflowCacheSize(temporalx.StickyWorkflowCacheSize)
 	reg, err := p.authenticators(sec)
 	if err != nil {
 		return err
@@ -246,20 +251,46 @@ func (p *process) secrets(dev, pepper bool) (serverSecrets, error) {
 
 // oauth2Routes builds the OAuth2 provider's fast paths: discovery, JWKS, token, introspection and
 // revocation.
-func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.Handler, error) {
+func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.Handler, *op.Provider, error) {
 	keks := make([]jwtkeys.KEK, len(sec.keks))
 	for i, k := range sec.keks {
 		keks[i] = jwtkeys.KEK{ID: k.ID, Key: k.Key}
 	}
 	keys, err := jwtkeys.New(ctx, jwtkeys.Config{Store: p.store, KEKs: keks, Logger: p.log.With("component", "jwtkeys")})
 	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
+		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
 	prov, err := op.New(op.Config{Store: p.store, Keys: keys, Issuer: p.cfg.Issuer, SecretPepper: sec.pepper, Logger: p.log.With("component", "oauth2")})
 	if err != nil {
-		return nil, fmt.Errorf("oauth2 provider: %w", err)
+		return nil, nil, fmt.Errorf("oauth2 provider: %w", err)
 	}
-	return oauth2.New(oauth2.Config{Provider: prov, Keys: keys, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "oauth2")})
+	h, err := oauth2.New(oauth2.Config{Provider: prov, Keys: keys, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "oauth2")})
+	return h, prov, err
+}
+
+// frontEnds builds every protocol front-end an api (or serve) process mounts.
+func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Routes, *op.Provider, error) {
+	oidc, prov, err := p.oauth2Routes(ctx, sec)
+	if err != nil {
+		return nil, nil, err
+	}
+	native, err := authn.New(authn.Config{
+		Applications:   p.store,
+		Provider:       prov,
+		Logins:         &authn.Temporal{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue},
+		BaseURL:        p.cfg.BaseURL,
+		AllowedOrigins: p.cfg.CORSOrigins,
+		MountAuthorize: true,
+		Logger:         p.log.With("component", "authn"),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("app-native authentication: %w", err)
+	}
+	users, err := scim.New(scim.Config{Store: p.store, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "scim")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("SCIM: %w", err)
+	}
+	return []api.Routes{oidc, native, users}, prov, nil
 }
 
 // handler builds the HTTP edge with readiness checks for what this process depends on.
@@ -338,12 +369,16 @@ func serve(ctx context.Context, cfg *Config, out io.Writer) (err error) {
 	if err := p.startWorker(sec); err != nil {
 		return err
 	}
-	oidc, err := p.oauth2Routes(ctx, sec)
+	routes, prov, err := p.frontEnds(ctx, sec)
 	if err != nil {
 		return err
 	}
-	printBanner(out, cfg, admin, time.Since(started))
-	return p.serveHTTP(ctx, ln, oidc)
+	demo, err := demoApp(ctx, p.store, prov, cfg)
+	if err != nil {
+		return err
+	}
+	printBanner(out, cfg, admin, demo, time.Since(started))
+	return p.serveHTTP(ctx, ln, routes...)
 }
 
 func apiOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
@@ -364,12 +399,12 @@ func apiOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	oidc, err := p.oauth2Routes(ctx, sec)
+	routes, _, err := p.frontEnds(ctx, sec)
 	if err != nil {
 		return err
 	}
 	p.log.Info("api ready", "addr", ln.Addr().String())
-	return p.serveHTTP(ctx, ln, oidc)
+	return p.serveHTTP(ctx, ln, routes...)
 }
 
 func workerOnly(ctx context.Context, cfg *Config, _ io.Writer) error {

@@ -13,10 +13,10 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
-// TimerBuckets are the histogram buckets, in seconds, of every SDK timer.
+// timerBuckets are the histogram buckets, in seconds, of every SDK timer.
 // They span a local activity (≈1 ms) to a long poll (≈70 s), which the
 // Prometheus default buckets (5 ms–10 s) would clip at both ends.
-var TimerBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
+var timerBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
 
 type metricKind int
 
@@ -80,7 +80,7 @@ var _ client.MetricsHandler = (*promHandler)(nil)
 // SDK's metrics in reg. Vectors are created lazily, the first time the SDK
 // asks for a metric name:
 //   - Counter → CounterVec, Gauge → GaugeVec, Timer → HistogramVec in
-//     seconds with TimerBuckets;
+//     seconds, buckets 1 ms to 120 s (local activity to long poll);
 //   - metric names are the SDK's own (temporal_request, ...), so the SDK
 //     metrics reference applies, sanitized to [a-zA-Z_][a-zA-Z0-9_]*;
 //   - tags become labels, names sanitized the same way, values forced to
@@ -233,7 +233,7 @@ func (r *promRegistry) register(name string, kind metricKind, labels []string) *
 		c = fam.gauge
 	case kindTimer:
 		fam.timer = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: name, Help: help + " Seconds.", Buckets: TimerBuckets,
+			Name: name, Help: help + " Seconds.", Buckets: timerBuckets,
 		}, labels)
 		c = fam.timer
 	}

@@ -104,12 +104,15 @@ type Server struct {
 
 // Start sets up the database in cfg.DataDir (schema on first use, namespace if
 // missing) and starts all Temporal services in this process. It returns once
-// the frontend accepts calls. If ctx ends first, the partly started server is
-// stopped and ctx's error returned.
+// the frontend accepts calls. If ctx ends before that, the server is stopped
+// and ctx's error returned.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("devserver: start: %w", err)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("devserver: create data dir: %w", err)
@@ -154,8 +157,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("devserver: build server: %w", err)
 	}
 
-	// temporal.Server.Start takes no context; run it aside so a cancelled ctx
-	// returns promptly, then clean up once it has finished.
+	// temporal.Server.Start takes no context. If ctx ends meanwhile, let
+	// Start finish (the server bounds it by its own start timeout) and stop
+	// the server, so that nothing is left running behind the error.
 	started := make(chan error, 1)
 	go func() { started <- srv.Start() }()
 	s := &Server{frontend: frontend, server: srv, logger: logger}

@@ -315,18 +315,26 @@ func TestStopIsIdempotent(t *testing.T) {
 }
 
 func TestStartRejectsBadConfig(t *testing.T) {
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
 	tests := []struct {
 		name string
+		ctx  context.Context // nil: the test's context
 		cfg  devserver.Config
 	}{
 		{name: "no data dir", cfg: devserver.Config{}},
 		{name: "host name instead of IP", cfg: devserver.Config{DataDir: t.TempDir(), IP: "localhost"}},
 		{name: "port out of range", cfg: devserver.Config{DataDir: t.TempDir(), FrontendPort: 70000}},
 		{name: "negative retention", cfg: devserver.Config{DataDir: t.TempDir(), Retention: -time.Hour}},
+		{name: "context already cancelled", ctx: cancelled, cfg: devserver.Config{DataDir: t.TempDir()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := devserver.Start(t.Context(), tt.cfg)
+			ctx := tt.ctx
+			if ctx == nil {
+				ctx = t.Context()
+			}
+			s, err := devserver.Start(ctx, tt.cfg)
 			if err == nil {
 				_ = s.Stop()
 				t.Fatal("Start succeeded, want error")

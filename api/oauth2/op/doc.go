@@ -1,7 +1,26 @@
-// Package op is the OAuth 2.0 / OpenID Connect provider's domain logic for
-// the paths that need no login workflow: client authentication, the token
-// endpoint's client_credentials grant, token introspection (RFC 7662) and
-// revocation (RFC 7009), plus client creation for the management API.
+// Package op is the OAuth 2.0 / OpenID Connect provider's domain logic:
+// client authentication, the authorization request (validation before the
+// login workflow, the response after it), the token endpoint's
+// client_credentials, authorization_code and refresh_token grants, ID
+// tokens, userinfo, token introspection (RFC 7662) and revocation (RFC
+// 7009), plus client creation for the management API.
+//
+// # Data flow of the code flow
+//
+//	AuthorizeParams ─▶ ValidateAuthorizeRequest ─▶ *AuthorizeRequest (JSON, kept by the front-end)
+//	                   (client, redirect URI: *Error, no redirect; the rest: *RedirectError)
+//	login workflow  ─▶ Authenticated{Subject, Claims (local URIs), ACR, AMR, AuthTime, SessionID}
+//	                ─▶ CompleteAuthorization: one grant row (scope, OIDC claims mapped through
+//	                   Config.ClaimMappings and filtered by scope, nonce, acr, amr, auth_time, sid)
+//	                   + code (SHA-256, single use, CodeLifetime, bound to client, redirect_uri,
+//	                   PKCE challenge) and/or implicit tokens ─▶ Response (query, fragment, form_post; state, iss)
+//	token endpoint  ─▶ code checks, PKCE ─▶ access token (+ refresh token, + ID token) and the
+//	                   code marked used in one transaction
+//
+// Every token issued from a grant is linked to it (opaque tokens by
+// grant_id, JWT access tokens by jti), so a replayed code or refresh token
+// revokes the whole grant: opaque tokens are marked revoked, JWT ids go to
+// the revoked list (and this replica's copy at once).
 //
 // Where it sits: api/oauth2 parses HTTP requests into plain structs
 // (ClientCredentials, TokenRequest, a token string) and renders what comes
