@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -53,4 +54,9 @@ func PingWorker(ctx context.Context, c client.Client, taskQueue string) error {
 		return fmt.Errorf("flows: ping answered %q, want %q", out.Nonce, in.Nonce)
 	}
 	return nil
+}
+
+// RegisterPing registers PingWorkflow on a worker.
+func RegisterPing(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(Ping, workflow.RegisterOptions{Name: PingWorkflow})
 }

@@ -99,7 +99,7 @@ func TestTxConflictKeepsTxUsable(t *testing.T) {
 	}
 	err := s.Tx(t.Context(), func(tx *store.Tx) error {
 		if _, err := tx.CreateUser(t.Context(), store.NewUser{OrgID: org.ID, Username: "KATE"}); !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("duplicate in Tx: got %v, want ErrConflict", err)
+			return fmt.Errorf("duplicate in Tx: got %w, want ErrConflict", err)
 		}
 		_, err := tx.CreateUser(t.Context(), store.NewUser{OrgID: org.ID, Username: "kate2"})
 		return err

@@ -6,7 +6,6 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/keyflow/keyflow/connectors"
 	"github.com/keyflow/keyflow/flows"
@@ -44,7 +43,7 @@ func New(c client.Client, cfg Config) (worker.Worker, error) {
 		return nil, fmt.Errorf("workers: %w", err)
 	}
 	w := worker.New(c, cfg.TaskQueue, cfg.Options)
-	w.RegisterWorkflowWithOptions(flows.Ping, workflow.RegisterOptions{Name: flows.PingWorkflow})
+	flows.RegisterPing(w)
 	login.Register(w)
 	(&flows.LoginActivities{Authenticators: cfg.Authenticators}).Register(w)
 	(&wfhost.Activities{Directory: directory{users: cfg.Users}, HTTP: cfg.HTTP}).Register(w)

@@ -337,7 +337,7 @@ func clientCredentialsToken(ctx context.Context, client *http.Client, p map[stri
 		return "", fmt.Errorf("token endpoint answered %d", resp.StatusCode)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tok); err != nil || tok.AccessToken == "" {
-		return "", fmt.Errorf("token response without access_token: %v", err)
+		return "", fmt.Errorf("token response without access_token: %w", err)
 	}
 	return tok.AccessToken, nil
 }
