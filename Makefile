@@ -33,6 +33,7 @@ lint:
 ## bench: measured speed (cold start to ready, idle RSS, …) in one run
 bench: deps build
 	$(GO) run ./bench -keyflow ./$(BIN)
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./api/oauth2/ ./scripting/ ./connectors/password/
 
 clean:
 	rm -rf bin
