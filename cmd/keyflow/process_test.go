@@ -28,9 +28,8 @@ import (
 
 // These tests run the real binary as separate processes, the way it is deployed.
 
-// buildBinary compiles keyflow once per test binary run (without -race: the subprocesses are the
-// system under test, not the race detector's subject, and a race build of the Temporal server
-// takes minutes).
+// keyflowBinary compiles keyflow once per test binary run, with the test's own -race setting so
+// the build cache is shared (a second build of the Temporal server takes minutes).
 var buildOnce struct {
 	sync.Once
 	path string
@@ -46,7 +45,11 @@ func keyflowBinary(t *testing.T) string {
 			return
 		}
 		buildOnce.path = filepath.Join(dir, "keyflow")
-		cmd := exec.Command("go", "build", "-o", buildOnce.path, ".")
+		args := []string{"build", "-o", buildOnce.path}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, ".")...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildOnce.err = fmt.Errorf("go build: %w\n%s", err, out)
 		}
