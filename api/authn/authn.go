@@ -24,6 +24,7 @@ import (
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/scripting"
 	"github.com/keyflow/keyflow/store"
+	"github.com/keyflow/keyflow/ui"
 )
 
 // Paths served, relative to the router (and under /t/{tenant} for tenants).
@@ -59,6 +60,9 @@ type Provider interface {
 	ValidateAuthorizeRequest(ctx context.Context, p op.AuthorizeParams) (*op.AuthorizeRequest, error)
 	// CompleteAuthorization issues the code for the authenticated user.
 	CompleteAuthorization(ctx context.Context, req *op.AuthorizeRequest, a op.Authenticated) (op.Response, error)
+	// ErrorResponse builds the error response to the client of a validated request (browser
+	// flow: fail(), login_required).
+	ErrorResponse(req *op.AuthorizeRequest, err error) op.Response
 }
 
 // Logins runs login workflows; Temporal implements it over a Temporal client.
@@ -95,6 +99,12 @@ type Config struct {
 	NewFlowID func() string
 	// Logger; default discards. Params (passwords, codes) are never logged.
 	Logger *slog.Logger
+	// UI renders the browser flow's pages (browser.go). Optional: when nil, authorization
+	// requests without response_mode=direct are refused as before and no login page is served.
+	UI *ui.Renderer
+	// UIAssetsPath is where the UI's assets are mounted; it must equal the renderer's
+	// ui.Config.AssetsPath. Default DefaultUIAssetsPath.
+	UIAssetsPath string
 }
 
 // Handler serves the app-native authentication API.
@@ -131,11 +141,19 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.UIAssetsPath == "" {
+		cfg.UIAssetsPath = DefaultUIAssetsPath
+	}
+	cfg.UIAssetsPath = strings.TrimRight(cfg.UIAssetsPath, "/")
+	if !strings.HasPrefix(cfg.UIAssetsPath, "/") || strings.HasPrefix(cfg.UIAssetsPath, "//") {
+		return nil, fmt.Errorf("authn: UIAssetsPath %q must be root-relative", cfg.UIAssetsPath)
+	}
 	return &Handler{cfg: cfg, base: base, origins: origins, log: cfg.Logger}, nil
 }
 
 // Register mounts /oauth2/authn (and /oauth2/authorize with MountAuthorize), with and without
-// the /t/{tenant} prefix, plus their CORS preflights.
+// the /t/{tenant} prefix, plus their CORS preflights; with Config.UI, also the login page
+// (PathLogin) and the UI assets.
 func (h *Handler) Register(r gin.IRouter) {
 	for _, prefix := range []string{"", "/t/:tenant"} {
 		r.POST(prefix+PathAuthn, h.cors, h.Authenticate)
@@ -146,6 +164,7 @@ func (h *Handler) Register(r gin.IRouter) {
 			r.OPTIONS(prefix+PathAuthorize, h.preflight)
 		}
 	}
+	h.registerBrowser(r)
 }
 
 // IsDirect reports whether an authorization request asks for app-native authentication
@@ -187,6 +206,10 @@ func (h *Handler) Authorize(c *gin.Context) {
 		return
 	}
 	if form.Get("response_mode") != ResponseModeDirect {
+		if h.cfg.UI != nil {
+			h.browserAuthorize(c, form)
+			return
+		}
 		h.fail(c, ErrInvalidRequest("response_mode must be direct"))
 		return
 	}

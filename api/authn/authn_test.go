@@ -169,7 +169,7 @@ func newEnv(t *testing.T) *env {
 	}
 	oh.Register(r)
 	ah, err := authn.New(authn.Config{Applications: e.s, Provider: e.op, Logins: &authn.Temporal{Client: e.tc, TaskQueue: e.queue},
-		BaseURL: e.srv.URL, AllowedOrigins: []string{appOrigin}, MountAuthorize: true})
+		BaseURL: e.srv.URL, AllowedOrigins: []string{appOrigin}, MountAuthorize: true, UI: newRenderer(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

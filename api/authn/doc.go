@@ -18,6 +18,11 @@
 //	                       ──► SUCCESS_COMPLETED: op.CompleteAuthorization ─► {flowStatus, authData{code, state, session_state}}
 //	                       ──► FAIL_COMPLETED: 400 {code, message, description, traceId}
 //
+// With Config.UI set, the same /oauth2/authorize also serves browsers (browser.go): a request
+// without response_mode=direct is validated, starts the same workflow and is sent to the
+// server-rendered login page (PathLogin), which shows each view with package ui and ends with
+// the authorization response to the client's redirect URI.
+//
 // Responses follow Jackson's NON_EMPTY rule of the reference server: empty lists, maps and
 // strings are left out, except where WSO2's SDKs need a field (nextStep.authenticators, links,
 // the error body's traceId). Every error the API answers is an *Error carrying an ABA-* code;

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -279,8 +280,9 @@ func TestServeEmbedded(t *testing.T) {
 		t.Fatalf("serve worker round trip: %+v", got)
 	}
 	var disco struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
+		Issuer                string `json:"issuer"`
+		JWKSURI               string `json:"jwks_uri"`
+		AuthorizationEndpoint string `json:"authorization_endpoint"`
 	}
 	resp, err := http.Get("http://" + first.addr + "/.well-known/openid-configuration")
 	if err != nil {
@@ -288,7 +290,8 @@ func TestServeEmbedded(t *testing.T) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&disco)
 	resp.Body.Close()
-	if err != nil || disco.Issuer != "http://"+first.addr+"/oauth2/token" || disco.JWKSURI == "" {
+	if err != nil || disco.Issuer != "http://"+first.addr+"/oauth2/token" || disco.JWKSURI == "" ||
+		disco.AuthorizationEndpoint != "http://"+first.addr+"/oauth2/authorize" {
 		t.Fatalf("discovery: %+v (err %v)", disco, err)
 	}
 	m := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(first.output(false))
@@ -299,6 +302,17 @@ func TestServeEmbedded(t *testing.T) {
 	tokens := appNativeLogin(t, base, base+"/demo/callback", "admin", m[1])
 	if tokens["token_type"] != "Bearer" {
 		t.Fatalf("token_type %v", tokens["token_type"])
+	}
+	// A browser is sent to the server-rendered login page.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get(base + "/oauth2/authorize?client_id=" + demoClientID + "&response_type=code&scope=openid" +
+		"&redirect_uri=" + url.QueryEscape(base+"/demo/callback") + "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "/authenticationendpoint/login?") {
+		t.Fatalf("browser authorize: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	req, _ := http.NewRequest(http.MethodGet, base+`/scim2/Users?filter=userName%20eq%20%22admin%22`, nil)
 	req.SetBasicAuth("admin", m[1])

@@ -30,6 +30,7 @@ import (
 	"github.com/keyflow/keyflow/scripting/wfhost"
 	"github.com/keyflow/keyflow/store"
 	"github.com/keyflow/keyflow/store/pgserver"
+	"github.com/keyflow/keyflow/ui"
 	"github.com/keyflow/keyflow/workers"
 	"github.com/keyflow/keyflow/workers/devserver"
 )
@@ -264,7 +265,13 @@ func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.
 	if err != nil {
 		return nil, nil, fmt.Errorf("oauth2 provider: %w", err)
 	}
-	h, err := oauth2.New(oauth2.Config{Provider: prov, Keys: keys, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "oauth2")})
+	h, err := oauth2.New(oauth2.Config{
+		Provider:              prov,
+		Keys:                  keys,
+		BaseURL:               p.cfg.BaseURL,
+		AuthorizationEndpoint: p.cfg.BaseURL + authn.PathAuthorize,
+		Logger:                p.log.With("component", "oauth2"),
+	})
 	return h, prov, err
 }
 
@@ -274,7 +281,12 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, err
 	}
+	pages, err := ui.New(ui.Config{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("login pages: %w", err)
+	}
 	native, err := authn.New(authn.Config{
+		UI:             pages,
 		Applications:   p.store,
 		Provider:       prov,
 		Logins:         &authn.Temporal{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue},

@@ -1,0 +1,405 @@
+package authn
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyflow/keyflow/api"
+	"github.com/keyflow/keyflow/api/oauth2"
+	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/flows"
+	"github.com/keyflow/keyflow/scripting"
+	"github.com/keyflow/keyflow/store"
+	"github.com/keyflow/keyflow/ui"
+)
+
+// The browser flow (Config.UI set): an authorization request without response_mode=direct
+// logs the user in through server-rendered pages on WSO2's login page path.
+//
+//	GET|POST /oauth2/authorize (browser)
+//	  ├─ op.ValidateAuthorizeRequest: *op.Error ─► error page 400 (never a redirect, RFC 6749 §4.1.2.1)
+//	  │                               *op.RedirectError ─► its response to the client
+//	  └─ flows.StartLoginWithState ─► CSRF cookie, 303 GET /authenticationendpoint/login?flowId=…
+//	GET  /authenticationendpoint/login?flowId=… (or sessionDataKey=…) ─► the current view
+//	POST /authenticationendpoint/login (CSRF checked, 403 on mismatch)
+//	  └─ flows.SubmitLogin ─► next view (200) | code to the client | sendError redirect |
+//	                          protocol error to the client | error page
+//
+// The CSRF token is a double-submit token bound to the flow: the cookie's name is derived from
+// the flowId and its value must equal the form's csrf_token. The cookie is also what ties the
+// login to the browser that started it, so the login page refuses requests without it.
+
+// PathLogin is WSO2's login page path (authenticationendpoint/login.do's stand-in).
+const PathLogin = "/authenticationendpoint/login"
+
+// ProtocolOIDC is flows.LoginRequest.Protocol for browser logins started here.
+const ProtocolOIDC = "oidc"
+
+// DefaultUIAssetsPath is ui.Config's default AssetsPath.
+const DefaultUIAssetsPath = "/ui/assets"
+
+// loginQuerySessionDataKey is WSO2's name for the flow id on the login page.
+const loginQuerySessionDataKey = "sessionDataKey"
+
+// csrfCookiePrefix starts the name of a flow's CSRF cookie.
+const csrfCookiePrefix = "kf_csrf_"
+
+// pageCSP keeps the pages to our own assets: no inline script, no framing (clickjacking of
+// the password form). Inline styles are allowed for branding colours.
+const pageCSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+
+// registerBrowser mounts the login page and the UI assets.
+func (h *Handler) registerBrowser(r gin.IRouter) {
+	if h.cfg.UI == nil {
+		return
+	}
+	r.GET(PathLogin, h.LoginPage)
+	r.POST(PathLogin, h.LoginSubmit)
+	assets := http.StripPrefix(h.cfg.UIAssetsPath, h.cfg.UI.Assets())
+	r.GET(h.cfg.UIAssetsPath+"/*file", gin.WrapH(assets))
+	r.HEAD(h.cfg.UIAssetsPath+"/*file", gin.WrapH(assets))
+}
+
+// browserAuthorize starts a browser login for a validated authorization request.
+func (h *Handler) browserAuthorize(c *gin.Context, form url.Values) {
+	ctx := c.Request.Context()
+	req, err := h.cfg.Provider.ValidateAuthorizeRequest(ctx, op.ParseAuthorizeParams(form))
+	if err != nil {
+		if rerr, ok := errors.AsType[*op.RedirectError](err); ok {
+			h.log.InfoContext(ctx, "authn: authorization request refused", "error", err)
+			oauth2.WriteAuthorizeResponse(c.Writer, rerr.Response)
+			return
+		}
+		// An unknown client or an unregistered redirect URI: never redirect.
+		if e := op.ToError(err); e.Status >= 500 {
+			h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
+			return
+		}
+		h.errorPage(c, http.StatusBadRequest, ui.ErrorPage{Kind: ui.ErrorInvalidRequest}, err)
+		return
+	}
+	tenant := h.tenant(c)
+	app, err := h.cfg.Applications.ApplicationByClientID(ctx, req.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		h.errorPage(c, http.StatusBadRequest, ui.ErrorPage{Kind: ui.ErrorInvalidRequest}, err)
+		return
+	}
+	if err != nil {
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
+		return
+	}
+	in := flows.LoginInput{
+		Application: loginApplication(app, tenant),
+		Request: flows.LoginRequest{
+			Protocol: ProtocolOIDC, ClientID: req.ClientID, RequestedACR: req.ACRValues,
+			LoginHint: req.LoginHint, Prompt: req.Prompt, MaxAge: req.MaxAge,
+			ForceAuth: req.HasPrompt(op.PromptLogin), Passive: req.HasPrompt(op.PromptNone),
+			HTTP: scriptRequest(c, form),
+		},
+	}
+	flowID := h.cfg.NewFlowID()
+	v, err := h.cfg.Logins.Start(ctx, in, flowID, req)
+	if err != nil {
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
+		return
+	}
+	if v.Status.Final() {
+		// prompt=none and similar: nothing to show, answer the client now.
+		h.finish(c, v, "")
+		return
+	}
+	token := rand.Text()
+	http.SetCookie(c.Writer, h.csrfCookie(flowID, token, int(flows.LoginExecutionTimeout.Seconds())))
+	h.securityHeaders(c)
+	c.Redirect(http.StatusSeeOther, h.loginURL(flowID))
+}
+
+// LoginPage serves GET /authenticationendpoint/login: the login's current view.
+func (h *Handler) LoginPage(c *gin.Context) {
+	flowID := c.Query(ui.FieldFlowID)
+	if flowID == "" {
+		flowID = c.Query(loginQuerySessionDataKey)
+	}
+	token, ok := h.csrfFromCookie(c, flowID)
+	if flowID == "" || !ok {
+		h.errorPage(c, http.StatusForbidden, ui.ErrorPage{Kind: ui.ErrorInvalidRequest},
+			errors.New("login page without flowId or its CSRF cookie"))
+		return
+	}
+	h.showCurrent(c, flowID, token)
+}
+
+// LoginSubmit serves POST /authenticationendpoint/login: the CSRF check, then the submission.
+func (h *Handler) LoginSubmit(c *gin.Context) {
+	ctx := c.Request.Context()
+	r := c.Request
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		h.errorPage(c, http.StatusBadRequest, ui.ErrorPage{Kind: ui.ErrorInvalidRequest},
+			fmt.Errorf("login form content type %q", r.Header.Get("Content-Type")))
+		return
+	}
+	r.Body = http.MaxBytesReader(c.Writer, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(c, http.StatusBadRequest, ui.ErrorPage{Kind: ui.ErrorInvalidRequest}, err)
+		return
+	}
+	form := r.PostForm
+	flowID := form.Get(ui.FieldFlowID)
+	token, ok := h.csrfFromCookie(c, flowID)
+	sent := form.Get(ui.FieldCSRF)
+	if flowID == "" || !ok || sent == "" || subtle.ConstantTimeCompare([]byte(token), []byte(sent)) != 1 {
+		h.errorPage(c, http.StatusForbidden, ui.ErrorPage{Kind: ui.ErrorInvalidRequest},
+			errors.New("login form CSRF token missing or mismatched"))
+		return
+	}
+	seq, err := strconv.Atoi(form.Get(ui.FieldSeq))
+	if err != nil {
+		h.errorPage(c, http.StatusBadRequest, ui.ErrorPage{Kind: ui.ErrorInvalidRequest}, fmt.Errorf("login form seq: %w", err))
+		return
+	}
+	v, err := h.cfg.Logins.Submit(ctx, flowID, submission(form, seq, scriptRequest(c, nil)))
+	switch {
+	case errors.Is(err, flows.ErrStale), errors.Is(err, flows.ErrConcurrent):
+		// A double click or a back-button form: show what is current now.
+		h.showCurrent(c, flowID, token)
+		return
+	case errors.Is(err, flows.ErrLoginNotFound), errors.Is(err, flows.ErrEnded):
+		h.errorPage(c, http.StatusBadRequest, ui.ErrorPage{Kind: ui.ErrorTimeout}, err)
+		return
+	case errors.Is(err, flows.ErrInvalidSubmission):
+		h.errorPage(c, http.StatusBadRequest, ui.ErrorPage{Kind: ui.ErrorInvalidRequest}, err)
+		return
+	case err != nil:
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
+		return
+	}
+	h.finish(c, v, token)
+}
+
+// submission maps the login form to a flows.Submission: every field that is not one of the
+// page's own is an authenticator or prompt param.
+func submission(form url.Values, seq int, req scripting.Request) flows.Submission {
+	sub := flows.Submission{Seq: seq, AuthenticatorID: form.Get(ui.FieldAuthenticatorID),
+		Action: form.Get(ui.FieldAction), Abort: form.Get(ui.FieldAbort) == "1"}
+	for k, vs := range form {
+		switch k {
+		case ui.FieldFlowID, ui.FieldSeq, ui.FieldCSRF, ui.FieldAuthenticatorID, ui.FieldAction, ui.FieldAbort:
+			continue
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		if sub.Params == nil {
+			sub.Params = map[string]string{}
+		}
+		sub.Params[k] = vs[0]
+	}
+	sub.Request = &req
+	return sub
+}
+
+// showCurrent renders the login's current view.
+func (h *Handler) showCurrent(c *gin.Context, flowID, token string) {
+	v, err := h.cfg.Logins.View(c.Request.Context(), flowID)
+	if errors.Is(err, flows.ErrLoginNotFound) {
+		h.errorPage(c, http.StatusBadRequest, ui.ErrorPage{Kind: ui.ErrorTimeout}, err)
+		return
+	}
+	if err != nil {
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
+		return
+	}
+	h.finish(c, v, token)
+}
+
+// finish answers a view in the browser: a step to show, or the end of the login.
+func (h *Handler) finish(c *gin.Context, v flows.View, token string) {
+	ctx := c.Request.Context()
+	switch v.Status {
+	case flows.StatusIncomplete, flows.StatusFailIncomplete:
+		h.showView(c, v, token)
+	case flows.StatusSuccess:
+		h.clearCSRF(c, v.FlowID)
+		req, resp, err := h.issue(ctx, v)
+		if err != nil {
+			if rerr, ok := errors.AsType[*op.RedirectError](err); ok {
+				oauth2.WriteAuthorizeResponse(c.Writer, rerr.Response)
+				return
+			}
+			if req != nil {
+				h.log.ErrorContext(ctx, "authn: issuing the code failed", "error", err)
+				oauth2.WriteAuthorizeResponse(c.Writer, h.cfg.Provider.ErrorResponse(req, err))
+				return
+			}
+			h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
+			return
+		}
+		oauth2.WriteAuthorizeResponse(c.Writer, resp)
+	case flows.StatusFailed:
+		h.clearCSRF(c, v.FlowID)
+		h.failed(c, v)
+	default:
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric},
+			fmt.Errorf("unknown flow status %q", v.Status))
+	}
+}
+
+// failed answers a failed login: sendError's redirect, the client for protocol errors (RFC 6749
+// §4.1.2.1), the error page otherwise.
+func (h *Handler) failed(c *gin.Context, v flows.View) {
+	ctx := c.Request.Context()
+	fe := v.Error
+	if fe == nil && v.Result != nil {
+		fe = v.Result.Error
+	}
+	switch {
+	case fe == nil:
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric},
+			fmt.Errorf("flow %s failed without an error", v.FlowID))
+	case fe.Kind == flows.ErrorSendError && fe.RedirectURL != "":
+		u, err := url.Parse(fe.RedirectURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http" && !(u.Scheme == "" && u.Host == "")) {
+			h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric},
+				fmt.Errorf("sendError redirect URL %q unusable", fe.RedirectURL))
+			return
+		}
+		q := u.Query()
+		for k, val := range fe.Params {
+			q.Set(k, val)
+		}
+		u.RawQuery = q.Encode()
+		h.securityHeaders(c)
+		c.Redirect(http.StatusFound, u.String())
+	case fe.Kind == flows.ErrorProtocol:
+		req, err := h.cfg.Logins.State(ctx, v.FlowID)
+		if err != nil {
+			h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
+			return
+		}
+		code := fe.ErrorCode
+		if code == "" {
+			code = "access_denied"
+		}
+		oauth2.WriteAuthorizeResponse(c.Writer, h.cfg.Provider.ErrorResponse(req,
+			&op.Error{Code: code, Description: fe.ErrorMessage, Status: http.StatusBadRequest}))
+	default:
+		status := http.StatusBadRequest
+		if fe.Kind == flows.ErrorServer {
+			status = http.StatusInternalServerError
+		}
+		h.errorPage(c, status, ui.ErrorPageFor(fe), fmt.Errorf("login %s failed: %s %s", v.FlowID, fe.Kind, fe.Code))
+	}
+}
+
+// issue issues the authorization code for a successful login. req is non-nil once the
+// authorization request is known, so the caller can answer the client with an error.
+func (h *Handler) issue(ctx context.Context, v flows.View) (*op.AuthorizeRequest, op.Response, error) {
+	if v.Result == nil || v.Result.Subject == nil {
+		return nil, op.Response{}, fmt.Errorf("flow %s succeeded without a subject", v.FlowID)
+	}
+	req, err := h.cfg.Logins.State(ctx, v.FlowID)
+	if err != nil {
+		return nil, op.Response{}, err
+	}
+	sub := v.Result.Subject.ID
+	if sub == "" {
+		sub = v.Result.Subject.Username
+	}
+	resp, err := h.cfg.Provider.CompleteAuthorization(ctx, req, op.Authenticated{
+		Subject: sub, Claims: v.Result.Claims, ACR: v.Result.ACR, AMR: v.Result.AMR, SessionID: v.FlowID,
+	})
+	return req, resp, err
+}
+
+// showView renders a step or prompt.
+func (h *Handler) showView(c *gin.Context, v flows.View, token string) {
+	ctx := c.Request.Context()
+	lang := h.cfg.UI.Lang(c.Query("ui_locales"), c.GetHeader("Accept-Language"))
+	page := ui.LoginPage{View: v, Action: h.base.Path + PathLogin, CSRFToken: token, Lang: lang,
+		SwitchURL: h.loginURL(v.FlowID)}
+	if req, err := h.cfg.Logins.State(ctx, v.FlowID); err == nil {
+		page.AppName = req.ClientName
+	}
+	h.page(c, http.StatusOK, func(w io.Writer) error { return h.cfg.UI.Login(w, page) })
+}
+
+// errorPage renders the error page; cause is logged, never shown.
+func (h *Handler) errorPage(c *gin.Context, status int, p ui.ErrorPage, cause error) {
+	ctx := c.Request.Context()
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	h.log.Log(ctx, level, "authn: browser request failed", "path", c.FullPath(), "status", status, "error", cause)
+	p.Lang = h.cfg.UI.Lang(c.Query("ui_locales"), c.GetHeader("Accept-Language"))
+	p.TraceID = api.RequestID(ctx)
+	h.page(c, status, func(w io.Writer) error { return h.cfg.UI.Error(w, p) })
+}
+
+// page writes a rendered page with the security headers.
+func (h *Handler) page(c *gin.Context, status int, render func(io.Writer) error) {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		h.log.ErrorContext(c.Request.Context(), "authn: render page", "error", err)
+		h.securityHeaders(c)
+		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error\n"))
+		return
+	}
+	h.securityHeaders(c)
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+func (h *Handler) securityHeaders(c *gin.Context) {
+	hd := c.Writer.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Pragma", "no-cache")
+	hd.Set("Content-Security-Policy", pageCSP)
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+}
+
+// loginURL is the login page of flowID.
+func (h *Handler) loginURL(flowID string) string {
+	return h.base.Path + PathLogin + "?" + url.Values{ui.FieldFlowID: {flowID}}.Encode()
+}
+
+// csrfCookieName derives a cookie name from the flowId (whatever characters it has), so
+// logins in several tabs keep their own tokens.
+func csrfCookieName(flowID string) string {
+	sum := sha256.Sum256([]byte(flowID))
+	return csrfCookiePrefix + hex.EncodeToString(sum[:12])
+}
+
+func (h *Handler) csrfCookie(flowID, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: csrfCookieName(flowID), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: h.base.Scheme == "https", SameSite: http.SameSiteLaxMode}
+}
+
+func (h *Handler) csrfFromCookie(c *gin.Context, flowID string) (string, bool) {
+	if flowID == "" {
+		return "", false
+	}
+	v, err := c.Cookie(csrfCookieName(flowID))
+	return v, err == nil && v != ""
+}
+
+// clearCSRF drops the cookie of an ended login.
+func (h *Handler) clearCSRF(c *gin.Context, flowID string) {
+	http.SetCookie(c.Writer, h.csrfCookie(flowID, "", -1))
+}
