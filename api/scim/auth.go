@@ -14,16 +14,17 @@ import (
 
 // principal is the authenticated caller.
 type principal struct {
-	org    store.Organization
-	user   store.User // zero for a client acting for itself
-	admin  bool
-	bearer bool
-	scopes []string
+	org      store.Organization
+	user     store.User // zero for a client acting for itself
+	clientID string     // a bearer token's client
+	admin    bool
+	bearer   bool
+	scopes   []string
 }
 
 func (p principal) actor() store.Actor {
 	if p.user.ID == "" {
-		return store.Actor{Type: store.ActorApplication}
+		return store.Actor{Type: store.ActorApplication, ID: p.clientID}
 	}
 	return store.Actor{Type: store.ActorUser, ID: p.user.ID}
 }
@@ -65,11 +66,15 @@ func (h *Handler) authenticate(c *gin.Context) {
 		p.user = u
 	case strings.EqualFold(scheme, "Bearer") && h.cfg.Tokens != nil:
 		tok, err := h.cfg.Tokens.VerifyAccessToken(ctx, strings.TrimSpace(cred))
+		if e := (*Error)(nil); errors.As(err, &e) {
+			h.fail(c, err)
+			return
+		}
 		if err != nil {
 			h.fail(c, unauthorized("invalid or expired token"))
 			return
 		}
-		p.bearer, p.scopes = true, tok.Scopes
+		p.bearer, p.scopes, p.clientID = true, tok.Scopes, tok.ClientID
 		if tok.UserID != "" {
 			u, err := h.cfg.Store.UserByID(ctx, org.ID, tok.UserID)
 			if errors.Is(err, store.ErrNotFound) {
@@ -134,16 +139,21 @@ func (h *Handler) isAdmin(c *gin.Context, u store.User) (bool, error) {
 	return h.cfg.Store.UserHasRole(c.Request.Context(), u.ID, AdminRole)
 }
 
-// need admits administrators; a bearer token must also hold scope.
+// need admits administrators; a bearer token must also hold scope. A
+// bearer token acting for no user is the application itself, permitted by
+// its scopes alone (see Handler).
 func (h *Handler) need(scope string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := c.MustGet(principalKey).(principal)
-		if !p.admin {
+		app := p.bearer && p.user.ID == ""
+		if !p.admin && !app {
 			h.fail(c, newError(http.StatusForbidden, "", "not permitted"))
 			return
 		}
 		if p.bearer && !slices.Contains(p.scopes, scope) {
-			h.fail(c, newError(http.StatusForbidden, "", "the token lacks scope %s", scope))
+			// RFC 6750 §3.1: tell the client which scope it needs.
+			c.Header("WWW-Authenticate", `Bearer realm="keyflow", error="insufficient_scope", scope="`+scope+`"`)
+			h.fail(c, newError(http.StatusForbidden, "", "insufficient_scope: the token lacks scope %s", scope))
 			return
 		}
 		c.Next()

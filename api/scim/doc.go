@@ -14,8 +14,9 @@
 // # How data flows
 //
 // A request is authenticated (auth.go: HTTP Basic against the users table,
-// or a bearer token through Config.Tokens) and authorised (admins only, see
-// Handler). Resources are handled as JSON objects in canonical form
+// or a bearer token through Config.Tokens, which OAuth2Tokens in oauth2.go
+// checks with Keyflow's own OAuth2 provider) and authorised (admins, or an
+// application by its token's scopes, see Handler). Resources are handled as JSON objects in canonical form
 // (resource.go): the schema tables of schema.go say, per attribute, its
 // SCIM characteristics and where the value lives — a WSO2 local claim
 // (http://wso2.org/claims/givenname) in user_claims, a "slot" claim for

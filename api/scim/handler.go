@@ -37,13 +37,15 @@ const (
 
 // Token is what a TokenVerifier learns from a bearer token.
 type Token struct {
-	UserID string   // the user the token acts for; empty for a client acting for itself
-	Scopes []string // granted scopes
+	UserID   string   // the user the token acts for; empty for a client acting for itself
+	ClientID string   // the client the token was issued to (the audit actor when UserID is empty)
+	Scopes   []string // granted scopes
 }
 
 // TokenVerifier checks OAuth2 access tokens (RFC 6750 bearer tokens). It
 // returns an error for a token that is invalid, expired or revoked; that
-// error is not shown to the client.
+// error is answered 401 and not shown to the client. An *Error is
+// answered as it is, for failures that say nothing about the token (503).
 type TokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, token string) (Token, error)
 }
@@ -79,9 +81,11 @@ type Config struct {
 // against the users table) or by a bearer token has full permission when
 // its user is named AdminUsername or holds a role named AdminRole (directly
 // or through a group); a bearer token must also carry the WSO2 scope of the
-// operation (internal_user_mgt_*, internal_group_mgt_*). Any other
-// authenticated user may use /Me only. Fine-grained role permissions come
-// with the permissions model.
+// operation (internal_user_mgt_*, internal_group_mgt_*). A bearer token
+// acting for no user (client_credentials) is the application itself, as in
+// WSO2: its scopes alone decide what it may do. Any other authenticated
+// user may use /Me only. Fine-grained role permissions come with the
+// permissions model.
 type Handler struct {
 	cfg   Config
 	log   *slog.Logger

@@ -298,7 +298,7 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("app-native authentication: %w", err)
 	}
-	users, err := scim.New(scim.Config{Store: p.store, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "scim")})
+	users, err := scim.New(scim.Config{Store: p.store, BaseURL: p.cfg.BaseURL, Tokens: scim.OAuth2Tokens{Verifier: prov}, Logger: p.log.With("component", "scim")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("SCIM: %w", err)
 	}
@@ -394,32 +394,22 @@ func serve(ctx context.Context, cfg *Config, out io.Writer) (err error) {
 }
 
 func apiOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
-	p := newProcess(cfg)
-	defer p.shutdown()
-	ln, err := p.listen()
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	if err := p.openStore(ctx, false, false); err != nil {
-		return err
-	}
-	if err := p.dialTemporal(ctx, false); err != nil {
-		return err
-	}
-	sec, err := p.secrets(false, true)
-	if err != nil {
-		return err
-	}
-	routes, _, err := p.frontEnds(ctx, sec)
-	if err != nil {
-		return err
-	}
-	p.log.Info("api ready", "addr", ln.Addr().String())
-	return p.serveHTTP(ctx, ln, routes...)
+	return runExternal(ctx, cfg, true, func(p *process, sec serverSecrets) ([]api.Routes, error) {
+		routes, _, err := p.frontEnds(ctx, sec)
+		return routes, err
+	})
 }
 
 func workerOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
+	return runExternal(ctx, cfg, false, func(p *process, sec serverSecrets) ([]api.Routes, error) {
+		return nil, p.startWorker(sec)
+	})
+}
+
+// runExternal runs a production role (api or worker) against an external PostgreSQL and Temporal:
+// it connects, lets start set up the role, and serves HTTP (the role's routes plus the operational
+// endpoints) until ctx ends.
+func runExternal(ctx context.Context, cfg *Config, pepper bool, start func(*process, serverSecrets) ([]api.Routes, error)) error {
 	p := newProcess(cfg)
 	defer p.shutdown()
 	ln, err := p.listen()
@@ -433,15 +423,16 @@ func workerOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
 	if err := p.dialTemporal(ctx, false); err != nil {
 		return err
 	}
-	sec, err := p.secrets(false, false)
+	sec, err := p.secrets(false, pepper)
 	if err != nil {
 		return err
 	}
-	if err := p.startWorker(sec); err != nil {
+	routes, err := start(p, sec)
+	if err != nil {
 		return err
 	}
-	p.log.Info("worker ready", "task_queue", cfg.TemporalTaskQueue, "addr", ln.Addr().String())
-	return p.serveHTTP(ctx, ln)
+	p.log.Info("ready", "addr", ln.Addr().String(), "task_queue", cfg.TemporalTaskQueue)
+	return p.serveHTTP(ctx, ln, routes...)
 }
 
 func migrate(ctx context.Context, cfg *Config, out io.Writer) error {

@@ -38,6 +38,8 @@
 // Introspecting a JWT verifies signature, typ, issuer and expiry and checks
 // an in-memory copy of the revoked-JWT list that is refreshed from the store
 // every Config.RevocationSyncInterval, so it needs no query either.
+// VerifyAccessToken (access.go) runs the same checks for resource servers
+// inside Keyflow (SCIM), without client authentication.
 //
 // # Errors
 //

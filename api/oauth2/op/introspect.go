@@ -42,35 +42,18 @@ func (p *Provider) Introspect(ctx context.Context, cc ClientCredentials, token, 
 	if _, err := p.authenticateConfidential(ctx, cc); err != nil {
 		return Introspection{}, err
 	}
-	if isJWT(token) {
-		claims, ok := p.verifyAccessToken(ctx, token)
-		if !ok {
-			return Introspection{}, nil
-		}
-		revoked, err := p.revoked.contains(ctx, claims.JTI)
-		if err != nil {
-			return Introspection{}, ErrTemporarilyUnavailable(err)
-		}
-		if revoked {
-			return Introspection{}, nil
-		}
-		return Introspection{
-			Active: true, Scope: claims.Scope, ClientID: claims.ClientID, TokenType: "Bearer",
-			ExpiresAt: claims.ExpiresAt, IssuedAt: claims.IssuedAt, NotBefore: claims.NotBefore,
-			Subject: claims.Subject, Audience: claims.Audience, Issuer: claims.Issuer, JTI: claims.JTI,
-		}, nil
+	at, err := p.activeAccessToken(ctx, token)
+	if errors.Is(err, errInactive) {
+		return Introspection{}, nil
 	}
-	t, err := p.opaque(ctx, token)
 	if err != nil {
 		return Introspection{}, err
 	}
-	if t == nil || !t.RevokedAt.IsZero() || !p.now().Before(t.ExpiresAt) || t.Kind != store.TokenKindAccess {
-		return Introspection{}, nil
-	}
+	c := at.claims
 	return Introspection{
-		Active: true, Scope: t.Scope, ClientID: t.ClientID, TokenType: "Bearer",
-		ExpiresAt: t.ExpiresAt.Unix(), IssuedAt: t.IssuedAt.Unix(),
-		Subject: t.Subject, Audience: t.Audiences, Issuer: p.issuer, JTI: t.TokenID,
+		Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer",
+		ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt, NotBefore: c.NotBefore,
+		Subject: c.Subject, Audience: c.Audience, Issuer: c.Issuer, JTI: c.JTI,
 	}, nil
 }
 
