@@ -303,6 +303,18 @@ func TestServeEmbedded(t *testing.T) {
 	if tokens["token_type"] != "Bearer" {
 		t.Fatalf("token_type %v", tokens["token_type"])
 	}
+	// /metrics carries the Temporal SDK's metrics next to the HTTP ones.
+	mresp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{"temporal_request", "keyflow_http_requests_total"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	// A browser is sent to the server-rendered login page.
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err = noFollow.Get(base + "/oauth2/authorize?client_id=" + demoClientID + "&response_type=code&scope=openid" +
