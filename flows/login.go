@@ -250,6 +250,9 @@ func (r *loginRun) guardIdle() {
 func (r *loginRun) publish(v View) {
 	v.FlowID = r.flowID
 	v.Seq = r.view.Seq + 1
+	if r.sess != nil {
+		v.Response = r.sess.TakeResponse()
+	}
 	r.view, r.ready, r.inFlight = v, true, false
 }
 
@@ -284,6 +287,11 @@ func (r *loginRun) execute() Result {
 		RequestedACR:    r.in.Request.RequestedACR,
 		Request:         r.in.Request.HTTP,
 	}
+	if r.in.Session != nil {
+		for _, st := range r.in.Session.Steps {
+			setup.Session = append(setup.Session, scripting.Option{Authenticator: st.Authenticator, IdP: st.IdP})
+		}
+	}
 	sess, err := scripting.Open(wfhost.Config(r.ctx, r.l.cfg.Script), setup)
 	if err != nil {
 		return r.failed(r.serverError(err.Error()))
@@ -306,7 +314,7 @@ func (r *loginRun) execute() Result {
 			}
 			sess.PromptDone(n, res)
 		case *scripting.CallNode:
-			sess.CallDone(n, wfhost.Call(r.ctx, n.Request))
+			sess.CallDone(n, wfhost.Run(r.ctx, n))
 		case *scripting.FailNode:
 			return r.failed(r.failNodeError(n))
 		}

@@ -20,7 +20,9 @@ type LoginInput struct {
 
 // Application is the part of the application's configuration a login needs.
 type Application struct {
-	ID           string `json:"id"`
+	ID string `json:"id"`
+	// OrgID is the application's organization (SSO sessions are per organization).
+	OrgID        string `json:"orgId,omitempty"`
 	Name         string `json:"name"`
 	TenantDomain string `json:"tenantDomain"`
 	// Steps are the configured authentication steps (step n is Steps[n-1]), including the
@@ -111,6 +113,9 @@ type View struct {
 	Result *Result `json:"result,omitempty"`
 	// Error is set on FAIL_COMPLETED.
 	Error *FlowError `json:"error,omitempty"`
+	// Response holds the headers and cookies the script set on context.response (setCookie)
+	// while producing this view; the front-end adds them to its HTTP response.
+	Response *scripting.Response `json:"response,omitempty"`
 }
 
 // StepView describes an authentication step.

@@ -42,6 +42,18 @@
 //     fails the login.
 //   - secrets.<name> and getSecretByName(name) return opaque references (SecretRef) that only
 //     the HTTP activity resolves, so secret values never reach history, logs or script variables.
+//   - callAnalytics, callElastic, callChoreo and updateUserPassword with handlers are CallNodes
+//     too (wfhost.Run runs them); the receivers and token endpoint come from the caller's
+//     configuration, never from the workflow.
+//   - Synchronous service functions block in the host function (inside a workflow: one local
+//     activity each) and swallow errors into false/null, as WSO2's do: user search and
+//     association (Accounts), sendEmail (Mailer), require/loadLocalLibrary (Libraries, fetched
+//     once per transaction and evaluated CommonJS-style in the script's runtime),
+//     getUserSessions/terminateUserSession (Sessions), and signed or encrypted
+//     setCookie/getCookieValue (Cookies). context.response collects headers and cookies that
+//     the driver takes with TakeResponse and hands to the front-end with the next view.
+//   - promptIdentifierForStep's pre-handler (default checkSessionExistence against
+//     Setup.Session) runs when its node is reached; true skips the prompt and fires onSkip.
 //
 // # Sandbox and determinism
 //

@@ -37,6 +37,10 @@ type PromptNode struct {
 	Data json.RawMessage
 
 	callbacks callbacks
+	// identifierStep and preHandler belong to promptIdentifierForStep: the pre-handler runs
+	// when the node is reached and may skip the prompt (Session.Next handles it).
+	identifierStep int
+	preHandler     goja.Callable
 }
 
 // FailKind says how a login ends unsuccessfully.
@@ -103,12 +107,18 @@ type PromptResult struct {
 	Data map[string]string
 }
 
-// CallNode asks the driver to make an external call for httpGet/httpPost (WSO2's LongWaitNode)
-// and report its outcome with CallDone.
+// CallNode asks the driver to make an asynchronous call (WSO2's LongWaitNode) and report its
+// outcome with CallDone: an outbound HTTP call (httpGet, httpPost, callAnalytics, callElastic,
+// callChoreo: Request) or a password update (updateUserPassword with handlers: Password).
+// wfhost.Run runs either.
 type CallNode struct {
-	// Function is FnHTTPGet or FnHTTPPost.
+	// Function is the script function that made the node (FnHTTPGet, FnCallChoreo,
+	// FnUpdateUserPassword, …).
 	Function string
-	Request  HTTPRequest
+	// Request is the outbound call of the HTTP functions.
+	Request HTTPRequest
+	// Password is updateUserPassword's change; nil for the HTTP functions. Never log it.
+	Password *PasswordChange
 
 	callbacks callbacks
 }
@@ -129,6 +139,14 @@ type HTTPRequest struct {
 	Auth *HTTPAuth `json:"auth,omitempty"`
 	// TenantDomain scopes the secret references (see SecretRef) the request may contain.
 	TenantDomain string `json:"tenantDomain,omitempty"`
+	// Function is empty for httpGet/httpPost. For callAnalytics, callElastic and callChoreo it
+	// names the function, and the caller completes the request from its configuration (the
+	// analytics or Elasticsearch receiver, the Choreo token endpoint) and applies that
+	// function's outcome rules.
+	Function string `json:"function,omitempty"`
+	// Params are the function's parameters (callElastic's username, index, duration,
+	// riskLogic and threshold).
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // HTTPAuth is an authConfig: {type: basic|apikey|bearer|clientcredential, properties: {...}}.

@@ -102,6 +102,7 @@ func (s *Session) contextObject() *goja.Object {
 		ro("currentKnownSubject", func() goja.Value { return s.userValue(s.knownSubject()) }),
 		ro("lastLoginFailedUser", func() goja.Value { return s.userValue(tx.lastFailed) }),
 		ro("request", func() goja.Value { return s.requestObject() }),
+		ro("response", func() goja.Value { return s.responseObject() }),
 		ro("serviceProviderName", s.str(s.setup.ApplicationName)),
 		ro("tenantDomain", s.str(s.setup.TenantDomain)),
 		ro("requestedAcr", func() goja.Value { return s.stringArray(s.setup.RequestedACR) }),

@@ -49,6 +49,17 @@ type Config struct {
 	Directory Directory
 	// Context is passed to Directory calls. Nil means context.Background().
 	Context context.Context
+	// Accounts, Mailer, Libraries, Sessions and Cookies serve the functions named in their
+	// documentation (services.go). Nil makes those functions log an error and return
+	// false/null.
+	Accounts  Accounts
+	Mailer    Mailer
+	Libraries Libraries
+	Sessions  Sessions
+	Cookies   Cookies
+	// MaxLibrarySize bounds one script library's source in bytes; 0 means
+	// DefaultMaxLibrarySize.
+	MaxLibrarySize int
 }
 
 func (c Config) withDefaults() Config {
@@ -78,6 +89,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Context == nil {
 		c.Context = context.Background()
+	}
+	if c.MaxLibrarySize <= 0 {
+		c.MaxLibrarySize = DefaultMaxLibrarySize
 	}
 	return c
 }
@@ -136,6 +150,9 @@ type transaction struct {
 	request       Request
 	requestObj    *goja.Object
 	endpoint      *goja.Object
+	response      Response                // context.response writes not yet taken by the driver
+	libraries     map[string]*library     // fetched library sources, by name
+	modules       map[string]*goja.Object // require()d modules, by name
 }
 
 type stepRecord struct {
@@ -168,6 +185,8 @@ func Open(cfg Config, setup Setup) (*Session, error) {
 		runtimeParams: map[string]map[string]string{},
 		runtimeClaims: map[string]map[string]string{},
 		request:       setup.Request,
+		libraries:     map[string]*library{},
+		modules:       map[string]*goja.Object{},
 	}
 	for i, st := range setup.Steps {
 		s.tx.subjectFlag[i+1] = st.SubjectIdentifier
@@ -287,15 +306,18 @@ func (s *Session) random() float64 {
 //
 //workflowcheck:ignore
 func (s *Session) Next() Node {
-	if len(s.chain) == 0 {
-		return nil
+	for len(s.chain) > 0 {
+		n := s.chain[0]
+		s.chain = s.chain[1:]
+		if st, ok := n.(*StepNode); ok {
+			s.tx.current = st.Step
+		}
+		if p, ok := n.(*PromptNode); ok && p.identifierStep > 0 && s.skipPrompt(p) {
+			continue // promptIdentifierForStep's pre-handler skipped the prompt
+		}
+		return n
 	}
-	n := s.chain[0]
-	s.chain = s.chain[1:]
-	if st, ok := n.(*StepNode); ok {
-		s.tx.current = st.Step
-	}
-	return n
+	return nil
 }
 
 // StepDone records the result of a StepNode and runs the matching callback (WSO2's decision

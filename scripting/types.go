@@ -24,6 +24,10 @@ type Setup struct {
 	RequestedACR []string
 	// Request is the request that started the login (context.request before any submission).
 	Request Request
+	// Session are the options (authenticator and IdP) the user already authenticated with in
+	// their SSO session; checkSessionExistence and promptIdentifierForStep's default
+	// pre-handler match a step's options against them. Empty: no SSO session.
+	Session []Option
 }
 
 // Step is one configured authentication step.

@@ -9,6 +9,8 @@ have_pg() {
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
 }
 have_pg || need+=(postgresql)
+# xmlsec1 verifies the SAML IdP's signed responses in api/saml's tests.
+command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +89,18 @@ type form struct {
 	// Passkey data: challengeData (opaque to the server-side template) and the field to fill.
 	Challenge string
 	PasskeyTo string
+	// Enroll is set when a TOTP step shows a new credential to add to an app.
+	Enroll *enrollment
+}
+
+// enrollment is a TOTP credential shown during login (additionalData.enrollment).
+type enrollment struct {
+	// QR is the key URI as a PNG data URI, checked to be exactly that.
+	QR template.URL
+	// URI is the otpauth:// key URI, checked to be one; the link opens the app on a phone.
+	URI template.URL
+	// Secret is the base32 secret for manual entry, in groups of four.
+	Secret string
 }
 
 type field struct {
@@ -185,6 +200,9 @@ func (r *Renderer) authForm(tr translator, a flows.AuthenticatorView, loginHint 
 		f.Kind, f.Submit, f.Resend, f.Hint = "otp", tr.T("button.verify", nil), !multi, tr.T("login.smsotp.hint", nil)
 	case connectors.TOTPAuthenticator:
 		f.Kind, f.Submit, f.Hint = "otp", tr.T("button.verify", nil), tr.T("login.totp.hint", nil)
+		if en := totpEnrollment(p.AdditionalData); en != nil {
+			f.Enroll, f.Hint = en, tr.T("login.totp.enroll.hint", nil)
+		}
 	case connectors.BackupCodeAuthenticator:
 		f.Kind, f.Submit, f.Hint = "otp", tr.T("button.verify", nil), tr.T("login.backup.hint", nil)
 	}
@@ -209,6 +227,51 @@ func (r *Renderer) authForm(tr translator, a flows.AuthenticatorView, loginHint 
 		f.Fields = append(f.Fields, fl)
 	}
 	return f
+}
+
+// Limits on what an enrolment prompt may carry; a 256-pixel QR code PNG is about 2 KB.
+const (
+	maxQRDataURI = 256 << 10
+	maxKeyURI    = 2048
+)
+
+var (
+	pngDataURI = regexp.MustCompile(`^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$`)
+	base32Text = regexp.MustCompile(`^[A-Z2-7]+=*$`)
+)
+
+// totpEnrollment reads a TOTP enrolment from a prompt's additionalData (keys of the totp
+// connector: enrollment, qrCode, keyUri, secret). Values that are not what they claim to be are
+// dropped, so the template never marks an unchecked string as a safe URL; nil when the prompt
+// is no enrolment or carries nothing usable.
+func totpEnrollment(d map[string]string) *enrollment {
+	if d["enrollment"] != "true" {
+		return nil
+	}
+	en := &enrollment{}
+	if q := d["qrCode"]; len(q) <= maxQRDataURI && pngDataURI.MatchString(q) {
+		en.QR = template.URL(q)
+	}
+	if k := d["keyUri"]; len(k) <= maxKeyURI && !strings.ContainsAny(k, " \t\r\n\\<>\"'`") {
+		if u, err := url.Parse(k); err == nil && u.Scheme == "otpauth" && u.Host == "totp" {
+			en.URI = template.URL(k)
+		}
+	}
+	if s := d["secret"]; len(s) <= 256 && base32Text.MatchString(s) {
+		s = strings.TrimRight(s, "=")
+		var b strings.Builder
+		for i := 0; i < len(s); i += 4 {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(s[i:min(i+4, len(s))])
+		}
+		en.Secret = b.String()
+	}
+	if en.QR == "" && en.URI == "" && en.Secret == "" {
+		return nil
+	}
+	return en
 }
 
 func first(s []string) string {

@@ -217,6 +217,19 @@ func otpAuth(name, display, key, param, paramKey string) flows.AuthenticatorView
 			{Name: param, Type: connectors.ParamString, I18nKey: paramKey, DisplayName: "Code"}}}}
 }
 
+const (
+	enrollQR  = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg=="
+	enrollURI = "otpauth://totp/Keyflow:alice?algorithm=SHA1&digits=6&issuer=Keyflow&period=30&secret=JBSWY3DPEHPK3PXP"
+)
+
+// totpEnroll is a TOTP step that enrols the user (the totp connector's enrolment prompt).
+func totpEnroll() flows.AuthenticatorView {
+	a := otpAuth(connectors.TOTPAuthenticator, "TOTP", "authenticator.totp", "token", "totp.authenticator")
+	a.Metadata.AdditionalData = map[string]string{"enrollment": "true", "qrCode": enrollQR, "keyUri": enrollURI,
+		"secret": "JBSWY3DPEHPK3PXP"}
+	return a
+}
+
 func TestLogin(t *testing.T) {
 	challenge := base64.RawURLEncoding.EncodeToString([]byte(`{"requestId":"r1","publicKeyCredentialRequestOptions":{"challenge":"Y2hhbGxlbmdl","rpId":"id.example.com"}}`))
 	cases := []struct {
@@ -272,6 +285,45 @@ func TestLogin(t *testing.T) {
 				if len(alerts) != 1 || !strings.Contains(text(alerts[0]), "The code is incorrect.") || !strings.Contains(text(alerts[0]), "2") {
 					t.Errorf("alerts = %d, want the translated failure with the remaining attempts", len(alerts))
 				}
+			},
+		},
+		{
+			name: "totp_enroll",
+			page: LoginPage{View: flows.View{FlowID: "flow-14", Seq: 2, Status: flows.StatusIncomplete,
+				Step: single(totpEnroll(), "")}},
+			check: func(t *testing.T, d doc, fs []*html.Node) {
+				c := formWith(t, fs, "token")
+				wantInput(t, c, "token", "text", "one-time-code")
+				imgs := d.all(tag("img"))
+				if len(imgs) != 1 {
+					t.Fatalf("images = %d, want the QR code", len(imgs))
+				}
+				if src, _ := attr(imgs[0], "src"); src != enrollQR {
+					t.Errorf("QR src = %.60q", src)
+				}
+				if alt, _ := attr(imgs[0], "alt"); alt != "QR code to add this account to your authenticator app" {
+					t.Errorf("QR alt = %q", alt)
+				}
+				links := d.all(func(n *html.Node) bool { h, _ := attr(n, "href"); return h == enrollURI })
+				if len(links) != 1 || text(links[0]) != "Open in an authenticator app on this device" {
+					t.Errorf("key URI links = %d", len(links))
+				}
+				wantText(t, d, "scan this QR code")
+				wantText(t, d, "JBSW Y3DP EHPK 3PXP")
+			},
+		},
+		{
+			name: "totp_enroll_es",
+			page: LoginPage{Lang: "es", View: flows.View{FlowID: "flow-15", Seq: 3, Status: flows.StatusFailIncomplete,
+				Step: single(totpEnroll(), ""),
+				Messages: []connectors.Message{{Type: connectors.MessageError, ID: "ABA-60003", Message: "authentication.fail.message",
+					I18nKey: "message.ABA-60003"}}}},
+			check: func(t *testing.T, d doc, fs []*html.Node) {
+				if len(d.all(tag("img"))) != 1 {
+					t.Error("the QR code is not kept on a retry")
+				}
+				wantText(t, d, "escanea este código QR")
+				wantText(t, d, "introduce esta clave")
 			},
 		},
 		{
@@ -880,6 +932,47 @@ func TestMessage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := r.message(r.translator(tc.lang), tc.msg); got != tc.want {
 				t.Errorf("message = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTOTPEnrollmentRejectsUnsafeData(t *testing.T) {
+	r := newRenderer(t)
+	tests := []struct {
+		name    string
+		data    map[string]string
+		wantImg bool
+		wantURI bool
+	}{
+		{name: "not an enrolment", data: map[string]string{"qrCode": enrollQR, "keyUri": enrollURI}},
+		{name: "valid", data: map[string]string{"enrollment": "true", "qrCode": enrollQR, "keyUri": enrollURI}, wantImg: true, wantURI: true},
+		{name: "svg data URI", data: map[string]string{"enrollment": "true", "qrCode": "data:image/svg+xml;base64,PHN2Zz4=", "keyUri": enrollURI}, wantURI: true},
+		{name: "html data URI", data: map[string]string{"enrollment": "true", "qrCode": "data:text/html,<script>alert(1)</script>"}},
+		{name: "javascript key URI", data: map[string]string{"enrollment": "true", "qrCode": enrollQR, "keyUri": "javascript:alert(1)"}, wantImg: true},
+		{name: "quote in key URI", data: map[string]string{"enrollment": "true", "keyUri": `otpauth://totp/a"onmouseover=x`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := otpAuth(connectors.TOTPAuthenticator, "TOTP", "authenticator.totp", "token", "totp.authenticator")
+			a.Metadata.AdditionalData = tc.data
+			var buf bytes.Buffer
+			if err := r.Login(&buf, LoginPage{Action: "/authn/login", CSRFToken: "c",
+				View: flows.View{FlowID: "f", Seq: 1, Status: flows.StatusIncomplete, Step: single(a, "")}}); err != nil {
+				t.Fatal(err)
+			}
+			d := parse(t, buf.Bytes())
+			if got := len(d.all(tag("img"))) == 1; got != tc.wantImg {
+				t.Errorf("QR image rendered = %v", got)
+			}
+			uris := d.all(func(n *html.Node) bool { h, _ := attr(n, "href"); return strings.HasPrefix(h, "otpauth:") })
+			if got := len(uris) == 1; got != tc.wantURI {
+				t.Errorf("key URI link rendered = %v", got)
+			}
+			for _, bad := range []string{"javascript:", "<script>", "ZgotmplZ", "onmouseover"} {
+				if bytes.Contains(buf.Bytes(), []byte(bad)) {
+					t.Errorf("page contains %q", bad)
+				}
 			}
 		})
 	}

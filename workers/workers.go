@@ -8,7 +8,9 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/keyflow/keyflow/connectors"
+	"github.com/keyflow/keyflow/connectors/password"
 	"github.com/keyflow/keyflow/flows"
+	"github.com/keyflow/keyflow/scripting"
 	"github.com/keyflow/keyflow/scripting/wfhost"
 )
 
@@ -24,6 +26,23 @@ type Config struct {
 	Login flows.LoginConfig
 	// HTTP makes the scripts' httpGet/httpPost calls; nil disables them (they end in onFail).
 	HTTP *wfhost.HTTPCaller
+	// ScriptStore backs the scripts' user search, login-identifier resolution, federated
+	// associations, password updates and script libraries (require, loadLocalLibrary);
+	// *store.Store implements it. Nil makes those functions return false/null.
+	ScriptStore ScriptStore
+	// LoginIdentifierClaims are the claims resolveMultiAttributeLoginIdentifier matches besides
+	// the username; nil means DefaultLoginIdentifierClaims.
+	LoginIdentifierClaims []string
+	// CookieKey (at least 32 random bytes) signs and encrypts setCookie/getCookieValue values;
+	// empty disables signed and encrypted cookies (plain ones still work).
+	CookieKey []byte
+	// Mail sends the scripts' sendEmail messages rendered from EmailTemplates (see
+	// wfhost.EmailTemplate); *notify.SMTP implements it. Nil makes sendEmail return false.
+	Mail           wfhost.MailTransport
+	EmailTemplates map[string]wfhost.EmailTemplate
+	// Sessions is the SSO session store behind getUserSessions and terminateUserSession; nil
+	// makes them return null/false.
+	Sessions scripting.Sessions
 }
 
 // New returns a worker for cfg.TaskQueue with every Keyflow workflow and activity registered.
@@ -46,6 +65,31 @@ func New(c client.Client, cfg Config) (worker.Worker, error) {
 	flows.RegisterPing(w)
 	login.Register(w)
 	(&flows.LoginActivities{Authenticators: cfg.Authenticators}).Register(w)
-	(&wfhost.Activities{Directory: directory{users: cfg.Users}, HTTP: cfg.HTTP}).Register(w)
+	acts, err := scriptActivities(cfg)
+	if err != nil {
+		return nil, err
+	}
+	acts.Register(w)
 	return w, nil
+}
+
+// scriptActivities builds the script host's activities from cfg.
+func scriptActivities(cfg Config) (*wfhost.Activities, error) {
+	dir := directory{users: cfg.Users}
+	acts := &wfhost.Activities{Directory: dir, HTTP: cfg.HTTP, Sessions: cfg.Sessions}
+	if cfg.ScriptStore != nil {
+		acc := &accounts{st: cfg.ScriptStore, identifierClaims: cfg.LoginIdentifierClaims, hashing: password.OWASP}
+		acts.Accounts, acts.Libraries = acc, acc
+	}
+	if len(cfg.CookieKey) > 0 {
+		codec, err := wfhost.NewCookieCodec(cfg.CookieKey)
+		if err != nil {
+			return nil, fmt.Errorf("workers: %w", err)
+		}
+		acts.Cookies = codec
+	}
+	if cfg.Mail != nil {
+		acts.Mailer = &wfhost.EmailSender{Transport: cfg.Mail, Templates: cfg.EmailTemplates, Directory: dir}
+	}
+	return acts, nil
 }

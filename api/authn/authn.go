@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -68,13 +70,39 @@ type Provider interface {
 // Logins runs login workflows; Temporal implements it over a Temporal client.
 type Logins interface {
 	// Start starts login flowID and returns its first view; state is kept for State.
-	Start(ctx context.Context, in flows.LoginInput, flowID string, state *op.AuthorizeRequest) (flows.View, error)
+	Start(ctx context.Context, in flows.LoginInput, flowID string, state *LoginState) (flows.View, error)
 	// View returns the current view of a running login (flows.ErrLoginNotFound if none).
 	View(ctx context.Context, flowID string) (flows.View, error)
 	// Submit answers the view sub.Seq and returns the next one.
 	Submit(ctx context.Context, flowID string, sub flows.Submission) (flows.View, error)
-	// State returns the request Start kept.
-	State(ctx context.Context, flowID string) (*op.AuthorizeRequest, error)
+	// State returns the state Start kept.
+	State(ctx context.Context, flowID string) (*LoginState, error)
+}
+
+// LoginState is what a front-end keeps with a login (in the workflow's memo, encrypted by the
+// payload codec) to answer its relying party when the login ends.
+type LoginState struct {
+	// Protocol is flows.LoginRequest.Protocol: ProtocolOIDC and app-native logins carry OAuth2;
+	// any other protocol is answered by its Config.Completers entry with Data.
+	Protocol string `json:"protocol"`
+	// OAuth2 is the validated authorization request of an OIDC or app-native login.
+	OAuth2 *op.AuthorizeRequest `json:"oauth2,omitempty"`
+	// Data is another front-end's own state (BeginBrowserLogin's state, as JSON).
+	Data json.RawMessage `json:"data,omitempty"`
+	// OrgID and ApplicationID name the application logged into (for the SSO session).
+	OrgID         string `json:"orgId,omitempty"`
+	ApplicationID string `json:"applicationId,omitempty"`
+	// RelyingParty is the client id, SP entity id or realm (an SSO session participant).
+	RelyingParty string `json:"relyingParty,omitempty"`
+}
+
+// Completer answers the relying party of a finished browser login of one protocol (SAML,
+// WS-Federation); OIDC is built in.
+type Completer interface {
+	// CompleteLogin writes the protocol response for the final view v (SUCCESS_COMPLETED or
+	// FAIL_COMPLETED) of a login started by BeginBrowserLogin; state is the JSON of the state
+	// value given there, and sessionID the SSO session the login belongs to ('' if none).
+	CompleteLogin(c *gin.Context, v flows.View, state json.RawMessage, sessionID string)
 }
 
 // Config configures New.
@@ -105,6 +133,25 @@ type Config struct {
 	// UIAssetsPath is where the UI's assets are mounted; it must equal the renderer's
 	// ui.Config.AssetsPath. Default DefaultUIAssetsPath.
 	UIAssetsPath string
+	// Completers answer the relying parties of browser logins started with BeginBrowserLogin,
+	// keyed by flows.LoginRequest.Protocol ("saml", "wsfed").
+	Completers map[string]Completer
+	// Sessions keeps SSO sessions (sso.go); nil disables SSO: every browser login authenticates.
+	Sessions Sessions
+	// SessionIdleTimeout and SessionLifetime bound an SSO session (defaults
+	// DefaultSessionIdleTimeout, DefaultSessionLifetime).
+	SessionIdleTimeout time.Duration
+	SessionLifetime    time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Claims loads a local user's stored claims for the tokens; nil leaves only the claims the
+	// login itself produced.
+	Claims UserClaims
+}
+
+// UserClaims reads a user's claims by local claim URI; *store.Store implements it.
+type UserClaims interface {
+	UserClaims(ctx context.Context, userID string) (map[string]string, error)
 }
 
 // Handler serves the app-native authentication API.
@@ -134,6 +181,20 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.DefaultTenant == "" {
 		cfg.DefaultTenant = store.RootOrganizationHandle
+	}
+	if cfg.SessionIdleTimeout <= 0 {
+		cfg.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = DefaultSessionLifetime
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	for p, c := range cfg.Completers {
+		if c == nil || p == "" || p == ProtocolOIDC || p == ProtocolAppNative {
+			return nil, fmt.Errorf("authn: Completers[%q] is not usable", p)
+		}
 	}
 	if cfg.NewFlowID == nil {
 		cfg.NewFlowID = func() string { return uuid.NewString() }
@@ -258,16 +319,17 @@ func (h *Handler) Authorize(c *gin.Context) {
 		return
 	}
 	in := flows.LoginInput{
-		Application: loginApplication(app, tenant),
+		Application: LoginApplication(app, tenant),
 		Request: flows.LoginRequest{
 			Protocol: ProtocolAppNative, ClientID: req.ClientID, RequestedACR: req.ACRValues,
 			LoginHint: req.LoginHint, Prompt: req.Prompt, MaxAge: req.MaxAge,
 			ForceAuth: req.HasPrompt(op.PromptLogin), Passive: req.HasPrompt(op.PromptNone),
-			HTTP: scriptRequest(c, form),
+			HTTP: ScriptRequest(c, form),
 		},
 	}
 	flowID := h.cfg.NewFlowID()
-	v, err := h.cfg.Logins.Start(ctx, in, flowID, req)
+	v, err := h.cfg.Logins.Start(ctx, in, flowID, &LoginState{Protocol: ProtocolAppNative, OAuth2: req,
+		OrgID: app.OrgID, ApplicationID: app.ID, RelyingParty: req.ClientID})
 	if err != nil {
 		h.fail(c, toError(err))
 		return
@@ -313,7 +375,7 @@ func (h *Handler) Authenticate(c *gin.Context) {
 	}
 	v, err := h.cfg.Logins.Submit(ctx, req.FlowID, flows.Submission{
 		Seq: cur.Seq, AuthenticatorID: id, Params: stepParams(req.SelectedAuthenticator.Params),
-		Request: ptr(scriptRequest(c, nil)),
+		Request: ptr(ScriptRequest(c, nil)),
 	})
 	if err != nil {
 		h.fail(c, toError(err))
@@ -326,6 +388,7 @@ func ptr[T any](v T) *T { return &v }
 
 // render answers a view: a step (200), the authorization data (200), or the failure.
 func (h *Handler) render(c *gin.Context, v flows.View) {
+	h.applyResponse(c, v.Response)
 	switch v.Status {
 	case flows.StatusIncomplete, flows.StatusFailIncomplete:
 		resp, err := stepResponse(v, h.authnURL(c))
@@ -348,23 +411,56 @@ func (h *Handler) render(c *gin.Context, v flows.View) {
 	}
 }
 
+// authenticated is what the OAuth2 provider learns of a successful login: the subject, its claims
+// and authentication facts. A local subject's stored claims come first (the authenticators load
+// few), the login's own claims (attribute step, script runtime claims) override them. auth_time is
+// the latest authentication among the steps (an SSO-satisfied step keeps its original time);
+// sessionID is the ID token's sid.
+func (h *Handler) authenticated(ctx context.Context, r *flows.Result, sessionID string) (op.Authenticated, error) {
+	sub := r.Subject.ID
+	if sub == "" {
+		sub = r.Subject.Username
+	}
+	claims := r.Claims
+	if h.cfg.Claims != nil && !r.Subject.Federated() && r.Subject.ID != "" {
+		stored, err := h.cfg.Claims.UserClaims(ctx, r.Subject.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return op.Authenticated{}, fmt.Errorf("claims of %s: %w", r.Subject.ID, err)
+		}
+		if len(stored) > 0 {
+			claims = make(map[string]string, len(stored)+len(r.Claims))
+			maps.Copy(claims, stored)
+			maps.Copy(claims, r.Claims)
+		}
+	}
+	var at time.Time
+	for _, s := range r.AuthenticatedSteps {
+		if s.At.After(at) {
+			at = s.At
+		}
+	}
+	return op.Authenticated{Subject: sub, Claims: claims, ACR: r.ACR, AMR: r.AMR, AuthTime: at, SessionID: sessionID}, nil
+}
+
 // complete issues the authorization code for a successful login (wso2-wire.md §1.8): authData
 // holds code, state (if sent) and session_state, which the Android SDK requires.
 func (h *Handler) complete(ctx context.Context, v flows.View) (map[string]string, error) {
 	if v.Result == nil || v.Result.Subject == nil {
 		return nil, ErrServer(fmt.Errorf("flow %s succeeded without a subject", v.FlowID))
 	}
-	req, err := h.cfg.Logins.State(ctx, v.FlowID)
+	st, err := h.cfg.Logins.State(ctx, v.FlowID)
 	if err != nil {
 		return nil, ErrServer(err)
 	}
-	sub := v.Result.Subject.ID
-	if sub == "" {
-		sub = v.Result.Subject.Username
+	req := st.OAuth2
+	if req == nil {
+		return nil, ErrServer(fmt.Errorf("flow %s: login state holds no authorization request", v.FlowID))
 	}
-	resp, err := h.cfg.Provider.CompleteAuthorization(ctx, req, op.Authenticated{
-		Subject: sub, Claims: v.Result.Claims, ACR: v.Result.ACR, AMR: v.Result.AMR, SessionID: v.FlowID,
-	})
+	a, err := h.authenticated(ctx, v.Result, v.FlowID)
+	if err != nil {
+		return nil, ErrServer(err)
+	}
+	resp, err := h.cfg.Provider.CompleteAuthorization(ctx, req, a)
 	if err != nil {
 		var rerr *op.RedirectError
 		if errors.As(err, &rerr) || errors.As(err, new(*op.Error)) {
@@ -397,11 +493,11 @@ func sessionState(clientID, redirectURI, session string) string {
 	return hex.EncodeToString(sum[:]) + "." + salt
 }
 
-// loginApplication turns the stored application into the login's: its steps (subject and
+// LoginApplication turns the stored application into the login's: its steps (subject and
 // attribute flags from the step ids) and script.
-func loginApplication(app store.Application, tenant string) flows.Application {
+func LoginApplication(app store.Application, tenant string) flows.Application {
 	seq := app.Sequence
-	out := flows.Application{ID: app.ID, Name: app.Name, TenantDomain: tenant, Script: seq.Script}
+	out := flows.Application{ID: app.ID, OrgID: app.OrgID, Name: app.Name, TenantDomain: tenant, Script: seq.Script}
 	if len(seq.Steps) == 0 {
 		// DEFAULT sequence: WSO2's default is basic authentication.
 		seq.Steps = []store.AuthenticationStep{{ID: 1, Options: []store.AuthenticationOption{
@@ -419,9 +515,9 @@ func loginApplication(app store.Application, tenant string) flows.Application {
 	return out
 }
 
-// scriptRequest is the HTTP request as scripts see it (context.request). Credentials never go
+// ScriptRequest is the HTTP request as scripts see it (context.request). Credentials never go
 // in: params are the form's non-secret OAuth2 parameters only.
-func scriptRequest(c *gin.Context, form url.Values) scripting.Request {
+func ScriptRequest(c *gin.Context, form url.Values) scripting.Request {
 	r := scripting.Request{IP: c.ClientIP(), Headers: map[string]string{}}
 	for _, k := range []string{"User-Agent", "Accept-Language", "Origin"} {
 		if v := c.GetHeader(k); v != "" {

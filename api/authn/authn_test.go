@@ -32,6 +32,8 @@ import (
 	"github.com/keyflow/keyflow/api/oauth2/op"
 	"github.com/keyflow/keyflow/connectors"
 	"github.com/keyflow/keyflow/connectors/basic"
+	"github.com/keyflow/keyflow/connectors/magiclink"
+	"github.com/keyflow/keyflow/connectors/notify"
 	"github.com/keyflow/keyflow/connectors/password"
 	"github.com/keyflow/keyflow/connectors/totp"
 	"github.com/keyflow/keyflow/flows"
@@ -101,6 +103,21 @@ type env struct {
 	totpSecret string
 	tc         client.Client
 	queue      string
+	// ah is the handler; completer answers logins of protocol "test" started with
+	// BeginBrowserLogin.
+	ah        *authn.Handler
+	completer *recordingCompleter
+	// mails receives what the magic link authenticator sends.
+	mails chan notify.Mail
+}
+
+// mailbox is a magiclink.Mailer that hands mails to the test (the SMTP exchange itself is
+// proven in connectors/magiclink).
+type mailbox chan notify.Mail
+
+func (m mailbox) Send(_ context.Context, mail notify.Mail) error {
+	m <- mail
+	return nil
 }
 
 func newEnv(t *testing.T) *env {
@@ -121,7 +138,13 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := connectors.NewRegistry(b, e.totp)
+	e.mails = make(chan notify.Mail, 4)
+	ml, err := magiclink.New(magiclink.Config{BaseURL: "http://keyflow.test", HashKey: bytes.Repeat([]byte{0x43}, 32)},
+		magiclink.Deps{Users: e.s, Organizations: e.s, Mailer: mailbox(e.mails)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := connectors.NewRegistry(b, e.totp, ml)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,19 +191,36 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	oh.Register(r)
-	ah, err := authn.New(authn.Config{Applications: e.s, Provider: e.op, Logins: &authn.Temporal{Client: e.tc, TaskQueue: e.queue},
-		BaseURL: e.srv.URL, AllowedOrigins: []string{appOrigin}, MountAuthorize: true, UI: newRenderer(t)})
+	e.completer = &recordingCompleter{}
+	e.ah, err = authn.New(authn.Config{Applications: e.s, Provider: e.op, Logins: &authn.Temporal{Client: e.tc, TaskQueue: e.queue},
+		BaseURL: e.srv.URL, AllowedOrigins: []string{appOrigin}, MountAuthorize: true, UI: newRenderer(t), Sessions: e.s, Claims: e.s,
+		Completers: map[string]authn.Completer{"test": e.completer}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ah.Register(r)
+	e.ah.Register(r)
+	// A stand-in protocol front-end on the same host (TestBeginBrowserLogin).
+	r.GET("/sp-login", func(c *gin.Context) {
+		app, err := e.s.ApplicationByClientID(c.Request.Context(), "sp")
+		if err != nil {
+			c.AbortWithStatus(http.StatusNotFound)
+			return
+		}
+		e.ah.BeginBrowserLogin(c, flows.LoginInput{Application: authn.LoginApplication(app, "carbon.super"),
+			Request: flows.LoginRequest{Protocol: "test", ClientID: "urn:sp", HTTP: authn.ScriptRequest(c, nil)}},
+			map[string]string{"relayState": c.Query("rs")})
+	})
+	r.GET("/other-login", func(c *gin.Context) {
+		e.ah.BeginBrowserLogin(c, flows.LoginInput{Request: flows.LoginRequest{Protocol: "nope"}}, nil)
+	})
 
 	// Alice has a password and a confirmed TOTP credential.
 	h, err := password.Hash(alicePW, cheap)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.alice, err = e.s.CreateUser(ctx, store.NewUser{OrgID: e.org.ID, Username: "johnd", PasswordHash: h}); err != nil {
+	if e.alice, err = e.s.CreateUser(ctx, store.NewUser{OrgID: e.org.ID, Username: "johnd", PasswordHash: h,
+		Claims: map[string]string{magiclink.EmailClaim: "johnd@example.com"}}); err != nil {
 		t.Fatal(err)
 	}
 	en, err := e.totp.Enroll(ctx, e.alice.ID, "johnd")

@@ -2,11 +2,11 @@ package authn
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -59,8 +60,9 @@ const loginQuerySessionDataKey = "sessionDataKey"
 const csrfCookiePrefix = "kf_csrf_"
 
 // pageCSP keeps the pages to our own assets: no inline script, no framing (clickjacking of
-// the password form). Inline styles are allowed for branding colours.
-const pageCSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+// the password form). Inline styles are allowed for branding colours, data: images for the TOTP
+// enrolment QR code.
+const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
 
 // registerBrowser mounts the login page and the UI assets.
 func (h *Handler) registerBrowser(r gin.IRouter) {
@@ -103,23 +105,59 @@ func (h *Handler) browserAuthorize(c *gin.Context, form url.Values) {
 		return
 	}
 	in := flows.LoginInput{
-		Application: loginApplication(app, tenant),
+		Application: LoginApplication(app, tenant),
 		Request: flows.LoginRequest{
 			Protocol: ProtocolOIDC, ClientID: req.ClientID, RequestedACR: req.ACRValues,
 			LoginHint: req.LoginHint, Prompt: req.Prompt, MaxAge: req.MaxAge,
 			ForceAuth: req.HasPrompt(op.PromptLogin), Passive: req.HasPrompt(op.PromptNone),
-			HTTP: scriptRequest(c, form),
+			HTTP: ScriptRequest(c, form),
 		},
 	}
-	flowID := h.cfg.NewFlowID()
-	v, err := h.cfg.Logins.Start(ctx, in, flowID, req)
+	h.startBrowser(c, in, &LoginState{Protocol: ProtocolOIDC, OAuth2: req, OrgID: app.OrgID,
+		ApplicationID: app.ID, RelyingParty: req.ClientID})
+}
+
+// BeginBrowserLogin starts a browser login for another protocol front-end (SAML, WS-Federation):
+// in.Request.Protocol must name one of Config.Completers, which answers the relying party when
+// the login ends, with the JSON of state. It looks up the browser's SSO session, starts the
+// login, sets the CSRF cookie and sends the browser to the login page — or, when the first view
+// is already final (every step satisfied by the SSO session, a passive request that needs
+// interaction), calls the Completer at once. in.Request.ClientID should name the relying party
+// (client id, SP entity id, realm): it becomes an SSO session participant.
+func (h *Handler) BeginBrowserLogin(c *gin.Context, in flows.LoginInput, state any) {
+	if h.cfg.UI == nil {
+		h.log.ErrorContext(c.Request.Context(), "authn: a browser login needs Config.UI")
+		c.AbortWithStatus(http.StatusInternalServerError)
+		return
+	}
+	if _, ok := h.cfg.Completers[in.Request.Protocol]; !ok {
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric},
+			fmt.Errorf("no Completer for protocol %q", in.Request.Protocol))
+		return
+	}
+	data, err := json.Marshal(state)
 	if err != nil {
 		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
 		return
 	}
+	h.startBrowser(c, in, &LoginState{Protocol: in.Request.Protocol, Data: data, OrgID: in.Application.OrgID,
+		ApplicationID: in.Application.ID, RelyingParty: in.Request.ClientID})
+}
+
+// startBrowser starts a browser login with the browser's SSO session.
+func (h *Handler) startBrowser(c *gin.Context, in flows.LoginInput, st *LoginState) {
+	ctx := c.Request.Context()
+	in.Session = h.ssoSession(c, st.OrgID)
+	flowID := h.cfg.NewFlowID()
+	v, err := h.cfg.Logins.Start(ctx, in, flowID, st)
+	if err != nil {
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
+		return
+	}
+	h.applyResponse(c, v.Response)
 	if v.Status.Final() {
-		// prompt=none and similar: nothing to show, answer the client now.
-		h.finish(c, v, "")
+		// SSO or prompt=none: nothing to show, answer the relying party now.
+		h.finishWith(c, v, st)
 		return
 	}
 	token := rand.Text()
@@ -140,12 +178,32 @@ func (h *Handler) LoginPage(c *gin.Context) {
 			errors.New("login page without flowId or its CSRF cookie"))
 		return
 	}
+	if mlt := c.Query(paramMagicLinkToken); mlt != "" {
+		h.magicLink(c, flowID, token, mlt)
+		return
+	}
 	h.showCurrent(c, flowID, token)
+}
+
+// paramMagicLinkToken is the magic link's token parameter (MagicLinkAuthenticator's "mlt").
+const paramMagicLinkToken = "mlt"
+
+// magicLink answers a login waiting for a magic link with the link's token. The link only works
+// in the browser that started the login (its CSRF cookie was checked), so a mailed link cannot
+// complete somebody else's login in another browser.
+func (h *Handler) magicLink(c *gin.Context, flowID, token, mlt string) {
+	v, err := h.cfg.Logins.View(c.Request.Context(), flowID)
+	if err != nil || v.Step == nil || len(v.Step.Authenticators) != 1 ||
+		!slices.Contains(v.Step.Authenticators[0].RequiredParams, paramMagicLinkToken) {
+		h.showCurrent(c, flowID, token)
+		return
+	}
+	req := ScriptRequest(c, nil)
+	h.submit(c, flowID, token, flows.Submission{Seq: v.Seq, Params: map[string]string{paramMagicLinkToken: mlt}, Request: &req})
 }
 
 // LoginSubmit serves POST /authenticationendpoint/login: the CSRF check, then the submission.
 func (h *Handler) LoginSubmit(c *gin.Context) {
-	ctx := c.Request.Context()
 	r := c.Request
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
@@ -172,7 +230,12 @@ func (h *Handler) LoginSubmit(c *gin.Context) {
 		h.errorPage(c, http.StatusBadRequest, ui.ErrorPage{Kind: ui.ErrorInvalidRequest}, fmt.Errorf("login form seq: %w", err))
 		return
 	}
-	v, err := h.cfg.Logins.Submit(ctx, flowID, submission(form, seq, scriptRequest(c, nil)))
+	h.submit(c, flowID, token, submission(form, seq, ScriptRequest(c, nil)))
+}
+
+// submit answers the current view with sub and shows what follows.
+func (h *Handler) submit(c *gin.Context, flowID, token string, sub flows.Submission) {
+	v, err := h.cfg.Logins.Submit(c.Request.Context(), flowID, sub)
 	switch {
 	case errors.Is(err, flows.ErrStale), errors.Is(err, flows.ErrConcurrent):
 		// A double click or a back-button form: show what is current now.
@@ -229,40 +292,47 @@ func (h *Handler) showCurrent(c *gin.Context, flowID, token string) {
 
 // finish answers a view in the browser: a step to show, or the end of the login.
 func (h *Handler) finish(c *gin.Context, v flows.View, token string) {
-	ctx := c.Request.Context()
+	h.applyResponse(c, v.Response)
 	switch v.Status {
 	case flows.StatusIncomplete, flows.StatusFailIncomplete:
 		h.showView(c, v, token)
-	case flows.StatusSuccess:
+	case flows.StatusSuccess, flows.StatusFailed:
 		h.clearCSRF(c, v.FlowID)
-		req, resp, err := h.issue(ctx, v)
+		st, err := h.cfg.Logins.State(c.Request.Context(), v.FlowID)
 		if err != nil {
-			if rerr, ok := errors.AsType[*op.RedirectError](err); ok {
-				oauth2.WriteAuthorizeResponse(c.Writer, rerr.Response)
-				return
-			}
-			if req != nil {
-				h.log.ErrorContext(ctx, "authn: issuing the code failed", "error", err)
-				oauth2.WriteAuthorizeResponse(c.Writer, h.cfg.Provider.ErrorResponse(req, err))
-				return
-			}
 			h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
 			return
 		}
-		oauth2.WriteAuthorizeResponse(c.Writer, resp)
-	case flows.StatusFailed:
-		h.clearCSRF(c, v.FlowID)
-		h.failed(c, v)
+		h.finishWith(c, v, st)
 	default:
 		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric},
 			fmt.Errorf("unknown flow status %q", v.Status))
 	}
 }
 
-// failed answers a failed login: sendError's redirect, the client for protocol errors (RFC 6749
-// §4.1.2.1), the error page otherwise.
-func (h *Handler) failed(c *gin.Context, v flows.View) {
-	ctx := c.Request.Context()
+// finishWith answers the relying party of an ended login whose front-end state is st.
+func (h *Handler) finishWith(c *gin.Context, v flows.View, st *LoginState) {
+	completer := h.cfg.Completers[st.Protocol]
+	if v.Status != flows.StatusSuccess {
+		h.failed(c, v, st, completer)
+		return
+	}
+	if v.Result == nil || v.Result.Subject == nil {
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric},
+			fmt.Errorf("flow %s succeeded without a subject", v.FlowID))
+		return
+	}
+	sessionID := h.saveSession(c, v, st)
+	if completer != nil {
+		completer.CompleteLogin(c, v, st.Data, sessionID)
+		return
+	}
+	h.issue(c, v, st, sessionID)
+}
+
+// failed answers a failed login: sendError's redirect, the relying party for protocol errors
+// (RFC 6749 §4.1.2.1; a Completer for other protocols), the error page otherwise.
+func (h *Handler) failed(c *gin.Context, v flows.View, st *LoginState, completer Completer) {
 	fe := v.Error
 	if fe == nil && v.Result != nil {
 		fe = v.Result.Error
@@ -285,17 +355,14 @@ func (h *Handler) failed(c *gin.Context, v flows.View) {
 		u.RawQuery = q.Encode()
 		h.securityHeaders(c)
 		c.Redirect(http.StatusFound, u.String())
-	case fe.Kind == flows.ErrorProtocol:
-		req, err := h.cfg.Logins.State(ctx, v.FlowID)
-		if err != nil {
-			h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric}, err)
-			return
-		}
+	case fe.Kind == flows.ErrorProtocol && completer != nil:
+		completer.CompleteLogin(c, v, st.Data, "")
+	case fe.Kind == flows.ErrorProtocol && st.OAuth2 != nil:
 		code := fe.ErrorCode
 		if code == "" {
 			code = "access_denied"
 		}
-		oauth2.WriteAuthorizeResponse(c.Writer, h.cfg.Provider.ErrorResponse(req,
+		oauth2.WriteAuthorizeResponse(c.Writer, h.cfg.Provider.ErrorResponse(st.OAuth2,
 			&op.Error{Code: code, Description: fe.ErrorMessage, Status: http.StatusBadRequest}))
 	default:
 		status := http.StatusBadRequest
@@ -306,24 +373,35 @@ func (h *Handler) failed(c *gin.Context, v flows.View) {
 	}
 }
 
-// issue issues the authorization code for a successful login. req is non-nil once the
-// authorization request is known, so the caller can answer the client with an error.
-func (h *Handler) issue(ctx context.Context, v flows.View) (*op.AuthorizeRequest, op.Response, error) {
-	if v.Result == nil || v.Result.Subject == nil {
-		return nil, op.Response{}, fmt.Errorf("flow %s succeeded without a subject", v.FlowID)
+// issue answers the client of a successful OIDC login with its authorization response.
+func (h *Handler) issue(c *gin.Context, v flows.View, st *LoginState, sessionID string) {
+	ctx := c.Request.Context()
+	req := st.OAuth2
+	if req == nil {
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric},
+			fmt.Errorf("flow %s: login state holds no authorization request", v.FlowID))
+		return
 	}
-	req, err := h.cfg.Logins.State(ctx, v.FlowID)
+	if sessionID == "" {
+		sessionID = v.FlowID
+	}
+	a, err := h.authenticated(ctx, v.Result, sessionID)
 	if err != nil {
-		return nil, op.Response{}, err
+		h.log.ErrorContext(ctx, "authn: loading the subject's claims failed", "error", err)
+		oauth2.WriteAuthorizeResponse(c.Writer, h.cfg.Provider.ErrorResponse(req, err))
+		return
 	}
-	sub := v.Result.Subject.ID
-	if sub == "" {
-		sub = v.Result.Subject.Username
+	resp, err := h.cfg.Provider.CompleteAuthorization(ctx, req, a)
+	if err != nil {
+		if rerr, ok := errors.AsType[*op.RedirectError](err); ok {
+			oauth2.WriteAuthorizeResponse(c.Writer, rerr.Response)
+			return
+		}
+		h.log.ErrorContext(ctx, "authn: issuing the code failed", "error", err)
+		oauth2.WriteAuthorizeResponse(c.Writer, h.cfg.Provider.ErrorResponse(req, err))
+		return
 	}
-	resp, err := h.cfg.Provider.CompleteAuthorization(ctx, req, op.Authenticated{
-		Subject: sub, Claims: v.Result.Claims, ACR: v.Result.ACR, AMR: v.Result.AMR, SessionID: v.FlowID,
-	})
-	return req, resp, err
+	oauth2.WriteAuthorizeResponse(c.Writer, resp)
 }
 
 // showView renders a step or prompt.
@@ -332,8 +410,8 @@ func (h *Handler) showView(c *gin.Context, v flows.View, token string) {
 	lang := h.cfg.UI.Lang(c.Query("ui_locales"), c.GetHeader("Accept-Language"))
 	page := ui.LoginPage{View: v, Action: h.base.Path + PathLogin, CSRFToken: token, Lang: lang,
 		SwitchURL: h.loginURL(v.FlowID)}
-	if req, err := h.cfg.Logins.State(ctx, v.FlowID); err == nil {
-		page.AppName = req.ClientName
+	if st, err := h.cfg.Logins.State(ctx, v.FlowID); err == nil && st.OAuth2 != nil {
+		page.AppName = st.OAuth2.ClientName
 	}
 	h.page(c, http.StatusOK, func(w io.Writer) error { return h.cfg.UI.Login(w, page) })
 }

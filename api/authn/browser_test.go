@@ -166,7 +166,7 @@ func expectPageHeaders(t *testing.T, what string, p page) {
 	t.Helper()
 	want := map[string]string{
 		"Cache-Control":           "no-store",
-		"Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+		"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
 		"X-Frame-Options":         "DENY",
 	}
 	for k, v := range want {

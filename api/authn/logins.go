@@ -6,7 +6,6 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/keyflow/keyflow/api/oauth2/op"
 	"github.com/keyflow/keyflow/flows"
 )
 
@@ -20,7 +19,7 @@ type Temporal struct {
 var _ Logins = (*Temporal)(nil)
 
 // Start implements Logins.
-func (t *Temporal) Start(ctx context.Context, in flows.LoginInput, flowID string, state *op.AuthorizeRequest) (flows.View, error) {
+func (t *Temporal) Start(ctx context.Context, in flows.LoginInput, flowID string, state *LoginState) (flows.View, error) {
 	return flows.StartLoginWithState(ctx, t.Client, t.TaskQueue, in, flowID, state)
 }
 
@@ -35,13 +34,13 @@ func (t *Temporal) Submit(ctx context.Context, flowID string, sub flows.Submissi
 }
 
 // State implements Logins.
-func (t *Temporal) State(ctx context.Context, flowID string) (*op.AuthorizeRequest, error) {
-	var req op.AuthorizeRequest
-	if err := flows.LoginState(ctx, t.Client, flowID, &req); err != nil {
+func (t *Temporal) State(ctx context.Context, flowID string) (*LoginState, error) {
+	var st LoginState
+	if err := flows.LoginState(ctx, t.Client, flowID, &st); err != nil {
 		return nil, err
 	}
-	if req.ClientID == "" {
-		return nil, errors.New("authn: login state holds no authorization request")
+	if st.Protocol == "" {
+		return nil, errors.New("authn: login holds no front-end state")
 	}
-	return &req, nil
+	return &st, nil
 }

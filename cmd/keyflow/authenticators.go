@@ -4,16 +4,35 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
+	"net"
+	"net/url"
 
 	"github.com/keyflow/keyflow/connectors"
 	"github.com/keyflow/keyflow/connectors/backupcodes"
 	"github.com/keyflow/keyflow/connectors/basic"
 	"github.com/keyflow/keyflow/connectors/emailotp"
+	"github.com/keyflow/keyflow/connectors/fido"
 	"github.com/keyflow/keyflow/connectors/identifier"
+	"github.com/keyflow/keyflow/connectors/magiclink"
 	"github.com/keyflow/keyflow/connectors/notify"
 	"github.com/keyflow/keyflow/connectors/smsotp"
 	"github.com/keyflow/keyflow/connectors/totp"
 )
+
+// mailer is the SMTP client of --smtp-host, nil when mail is not configured.
+func (p *process) mailer() (*notify.SMTP, error) {
+	if p.cfg.SMTPHost == "" {
+		return nil, nil
+	}
+	m, err := notify.NewSMTP(notify.SMTPConfig{
+		Host: p.cfg.SMTPHost, Port: p.cfg.SMTPPort, From: p.cfg.SMTPFrom,
+		Username: p.cfg.SMTPUsername, Password: p.cfg.SMTPPassword, TLS: notify.TLSMode(p.cfg.SMTPTLS),
+	})
+	if err != nil {
+		return nil, &ConfigError{Setting: "--smtp-host / KEYFLOW_SMTP_HOST", Problem: err.Error()}
+	}
+	return m, nil
+}
 
 // purposeKey derives an independent 32-byte key for one purpose from a key-encryption key, so one
 // configured secret serves every keyed hash without reusing a key across purposes.
@@ -22,7 +41,8 @@ func purposeKey(kek namedKey, purpose string) ([]byte, error) {
 }
 
 // authenticators builds the registry of local authenticators the login workflow can run. Email
-// and SMS OTP are registered only when a mail server or SMS provider is configured.
+// OTP and magic link are registered only when a mail server is configured, SMS OTP only with an
+// SMS provider, passkeys only when --base-url names a host (not an IP address).
 func (p *process) authenticators(sec serverSecrets) (connectors.Registry, error) {
 	active := sec.keks[0]
 	log := p.log.With("component", "authenticator")
@@ -48,7 +68,8 @@ func (p *process) authenticators(sec serverSecrets) (connectors.Registry, error)
 			return nil, err
 		}
 	}
-	t, err := totp.New(totp.Config{EncryptionKey: totpKey, KeyID: active.ID, OldKeys: old, Issuer: "Keyflow", Logger: log},
+	t, err := totp.New(totp.Config{EncryptionKey: totpKey, KeyID: active.ID, OldKeys: old, Issuer: "Keyflow", Logger: log,
+		EnrollInFlow: p.cfg.TOTPEnrollInFlow},
 		totp.Deps{Credentials: p.store})
 	if err != nil {
 		return nil, fmt.Errorf("totp: %w", err)
@@ -63,14 +84,28 @@ func (p *process) authenticators(sec serverSecrets) (connectors.Registry, error)
 	}
 	auths = append(auths, t, bc)
 
-	if p.cfg.SMTPHost != "" {
-		mailer, err := notify.NewSMTP(notify.SMTPConfig{
-			Host: p.cfg.SMTPHost, Port: p.cfg.SMTPPort, From: p.cfg.SMTPFrom,
-			Username: p.cfg.SMTPUsername, Password: p.cfg.SMTPPassword, TLS: notify.TLSMode(p.cfg.SMTPTLS),
-		})
+	// Passkeys: the RP ID is the host of --base-url, the origin its scheme://host[:port].
+	// WebAuthn has no relying party on an IP address, so such a deployment has no passkeys.
+	base, err := url.Parse(p.cfg.BaseURL)
+	if err != nil {
+		return nil, &ConfigError{Setting: "--base-url / KEYFLOW_BASE_URL", Problem: err.Error()}
+	}
+	if net.ParseIP(base.Hostname()) != nil {
+		log.Warn("passkeys (FIDOAuthenticator) need a domain name in --base-url; not registered", "base_url", p.cfg.BaseURL)
+	} else {
+		f, err := fido.New(fido.Config{RPID: base.Hostname(), RPOrigins: []string{base.Scheme + "://" + base.Host}, Logger: log},
+			fido.Deps{Credentials: p.store, Users: p.store, Organizations: p.store})
 		if err != nil {
-			return nil, &ConfigError{Setting: "--smtp-host / KEYFLOW_SMTP_HOST", Problem: err.Error()}
+			return nil, fmt.Errorf("FIDOAuthenticator: %w", err)
 		}
+		auths = append(auths, f)
+	}
+
+	mailer, err := p.mailer()
+	if err != nil {
+		return nil, err
+	}
+	if mailer != nil {
 		key, err := purposeKey(active, "email-otp")
 		if err != nil {
 			return nil, err
@@ -79,7 +114,16 @@ func (p *process) authenticators(sec serverSecrets) (connectors.Registry, error)
 		if err != nil {
 			return nil, fmt.Errorf("email OTP: %w", err)
 		}
-		auths = append(auths, e)
+		mlKey, err := purposeKey(active, "magic-link")
+		if err != nil {
+			return nil, err
+		}
+		ml, err := magiclink.New(magiclink.Config{BaseURL: p.cfg.BaseURL, HashKey: mlKey, Logger: log},
+			magiclink.Deps{Users: p.store, Organizations: p.store, Mailer: mailer})
+		if err != nil {
+			return nil, fmt.Errorf("magic link: %w", err)
+		}
+		auths = append(auths, e, ml)
 	}
 	if p.cfg.SMSURL != "" {
 		sender, err := notify.NewHTTPSMS(notify.HTTPSMSConfig{URL: p.cfg.SMSURL, Body: p.cfg.SMSBody, ContentType: p.cfg.SMSContentType})

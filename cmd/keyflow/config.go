@@ -67,6 +67,21 @@ type Config struct {
 
 	AdminPassword string
 
+	// TOTPEnrollInFlow lets users without a TOTP credential enrol in the totp step of a login.
+	TOTPEnrollInFlow bool
+
+	// ScriptHTTPAllowedDomains limits the hosts scripts' httpGet/httpPost may call (empty: any).
+	ScriptHTTPAllowedDomains []string
+	// ScriptAnalyticsURL, ScriptElasticURL and ScriptChoreoTokenURL serve callAnalytics,
+	// callElastic and callChoreo.
+	ScriptAnalyticsURL   string
+	ScriptElasticURL     string
+	ScriptChoreoTokenURL string
+
+	// SessionIdleTimeout and SessionLifetime bound SSO sessions.
+	SessionIdleTimeout time.Duration
+	SessionLifetime    time.Duration
+
 	LogFormat string
 	LogLevel  string
 
@@ -127,6 +142,13 @@ func (c *Config) settings() []setting {
 		{flag: "sms-body", usage: "request body template of the SMS provider, with {{mobile}} and {{body}}", bind: str(&c.SMSBody, `{"to":"{{mobile}}","text":"{{body}}"}`)},
 		{flag: "sms-content-type", usage: "content type of the SMS provider request", bind: str(&c.SMSContentType, "application/json")},
 		{flag: "admin-password", usage: "password of the bootstrap admin user; empty: generated on first start and written to the data dir", secret: true, bind: str(&c.AdminPassword, "")},
+		{flag: "totp-enroll-in-flow", usage: "users without TOTP enrol (QR code) in a login's totp step; scripts may override with enrolUserInAuthenticationFlow", bind: func(fs *pflag.FlagSet, n, u string) { fs.BoolVar(&c.TOTPEnrollInFlow, n, false, u) }},
+		{flag: "script-http-allowed-domains", usage: "comma-separated domains scripts' httpGet/httpPost may call (and their subdomains); empty: any", bind: func(fs *pflag.FlagSet, n, u string) { fs.StringSliceVar(&c.ScriptHTTPAllowedDomains, n, nil, u) }},
+		{flag: "script-analytics-url", usage: "base URL of the receiver of scripts' callAnalytics; empty: callAnalytics fails", bind: str(&c.ScriptAnalyticsURL, "")},
+		{flag: "script-elastic-url", usage: "base URL of the Elasticsearch of scripts' callElastic; empty: callElastic fails", bind: str(&c.ScriptElasticURL, "")},
+		{flag: "script-choreo-token-url", usage: "token endpoint of scripts' callChoreo when the script names none", bind: str(&c.ScriptChoreoTokenURL, "")},
+		{flag: "session-idle-timeout", usage: "an SSO session unused this long ends", bind: dur(&c.SessionIdleTimeout, 30*time.Minute)},
+		{flag: "session-lifetime", usage: "an SSO session ends this long after the login that started it", bind: dur(&c.SessionLifetime, 10*time.Hour)},
 		{flag: "log-format", usage: "log format: text or json", bind: str(&c.LogFormat, "text")},
 		{flag: "log-level", usage: "log level: debug, info, warn or error", bind: str(&c.LogLevel, "info")},
 		{flag: "shutdown-timeout", usage: "how long a graceful shutdown may take", bind: dur(&c.ShutdownTimeout, 20*time.Second)},
@@ -300,6 +322,21 @@ func (c *Config) validate() error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return bad("log-level", fmt.Sprintf("%q is not allowed; use debug, info, warn or error", c.LogLevel))
+	}
+	for _, u := range []struct{ flag, v string }{{"script-analytics-url", c.ScriptAnalyticsURL},
+		{"script-elastic-url", c.ScriptElasticURL}, {"script-choreo-token-url", c.ScriptChoreoTokenURL}} {
+		if u.v == "" {
+			continue
+		}
+		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			return bad(u.flag, "must be an absolute http(s) URL")
+		}
+	}
+	if c.SessionIdleTimeout <= 0 {
+		return bad("session-idle-timeout", "must be positive")
+	}
+	if c.SessionLifetime < c.SessionIdleTimeout {
+		return bad("session-lifetime", "must be at least --session-idle-timeout")
 	}
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown-timeout", "must be positive")

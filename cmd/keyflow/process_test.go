@@ -315,6 +315,17 @@ func TestServeEmbedded(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The SAML IdP publishes its metadata.
+	sresp, err := http.Get(base + "/samlsso/metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	samlMeta, _ := io.ReadAll(sresp.Body)
+	sresp.Body.Close()
+	if sresp.StatusCode != http.StatusOK || !strings.Contains(string(samlMeta), "IDPSSODescriptor") ||
+		!strings.Contains(string(samlMeta), base+"/samlsso") {
+		t.Errorf("SAML metadata: %d\n%s", sresp.StatusCode, samlMeta)
+	}
 	// A browser is sent to the server-rendered login page.
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err = noFollow.Get(base + "/oauth2/authorize?client_id=" + demoClientID + "&response_type=code&scope=openid" +

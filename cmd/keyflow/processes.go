@@ -22,7 +22,9 @@ import (
 	"github.com/keyflow/keyflow/api/oauth2"
 	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
 	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/api/saml"
 	"github.com/keyflow/keyflow/api/scim"
+	apiusers "github.com/keyflow/keyflow/api/users"
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/flows/codec"
 	"github.com/keyflow/keyflow/flows/temporalx"
@@ -191,13 +193,31 @@ func (p *process) startWorker(sec serverSecrets) error {
 	if err != nil {
 		return err
 	}
-	w, err := workers.New(p.temporal, workers.Config{
+	// Scripts' setCookie/getCookieValue sign and encrypt with a key of their own.
+	cookieKey, err := purposeKey(sec.keks[0], "script-cookies")
+	if err != nil {
+		return err
+	}
+	cfg := workers.Config{
 		TaskQueue:      p.cfg.TemporalTaskQueue,
 		Options:        temporalx.WorkerOptions(),
 		Authenticators: reg,
 		Users:          p.store,
-		HTTP:           &wfhost.HTTPCaller{Logger: p.log.With("component", "script-http")},
-	})
+		ScriptStore:    p.store,
+		CookieKey:      cookieKey,
+		Sessions:       &workers.Sessions{Store: p.store},
+		HTTP: &wfhost.HTTPCaller{Logger: p.log.With("component", "script-http"),
+			AllowedDomains: p.cfg.ScriptHTTPAllowedDomains, AnalyticsReceiver: p.cfg.ScriptAnalyticsURL,
+			ElasticReceiver: p.cfg.ScriptElasticURL, ChoreoTokenEndpoint: p.cfg.ScriptChoreoTokenURL},
+	}
+	mailer, err := p.mailer()
+	if err != nil {
+		return err
+	}
+	if mailer != nil {
+		cfg.Mail = mailer
+	}
+	w, err := workers.New(p.temporal, cfg)
 	if err != nil {
 		return err
 	}
@@ -253,11 +273,7 @@ func (p *process) secrets(dev, pepper bool) (serverSecrets, error) {
 // oauth2Routes builds the OAuth2 provider's fast paths: discovery, JWKS, token, introspection and
 // revocation.
 func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.Handler, *op.Provider, error) {
-	keks := make([]jwtkeys.KEK, len(sec.keks))
-	for i, k := range sec.keks {
-		keks[i] = jwtkeys.KEK{ID: k.ID, Key: k.Key}
-	}
-	keys, err := jwtkeys.New(ctx, jwtkeys.Config{Store: p.store, KEKs: keks, Logger: p.log.With("component", "jwtkeys")})
+	keys, err := jwtkeys.New(ctx, jwtkeys.Config{Store: p.store, KEKs: jwtKEKs(sec), Logger: p.log.With("component", "jwtkeys")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -285,24 +301,54 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("login pages: %w", err)
 	}
+	// The SAML IdP starts logins through authn, which answers SAML logins through it.
+	late := &saml.DeferredLogins{}
+	samlKey, err := purposeKey(sec.keks[0], "saml-persistent-id")
+	if err != nil {
+		return nil, nil, err
+	}
+	idp, err := saml.New(saml.Config{Store: p.store, Logins: late, BaseURL: p.cfg.BaseURL, KEKs: jwtKEKs(sec),
+		PersistentIDKey: samlKey, Logger: p.log.With("component", "saml")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("SAML: %w", err)
+	}
 	native, err := authn.New(authn.Config{
-		UI:             pages,
-		Applications:   p.store,
-		Provider:       prov,
-		Logins:         &authn.Temporal{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue},
-		BaseURL:        p.cfg.BaseURL,
-		AllowedOrigins: p.cfg.CORSOrigins,
-		MountAuthorize: true,
-		Logger:         p.log.With("component", "authn"),
+		Completers:         map[string]authn.Completer{saml.ProtocolSAML: idp},
+		UI:                 pages,
+		Applications:       p.store,
+		Provider:           prov,
+		Logins:             &authn.Temporal{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue},
+		BaseURL:            p.cfg.BaseURL,
+		AllowedOrigins:     p.cfg.CORSOrigins,
+		MountAuthorize:     true,
+		Sessions:           p.store,
+		Claims:             p.store,
+		SessionIdleTimeout: p.cfg.SessionIdleTimeout,
+		SessionLifetime:    p.cfg.SessionLifetime,
+		Logger:             p.log.With("component", "authn"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("app-native authentication: %w", err)
 	}
+	late.Target = native
 	users, err := scim.New(scim.Config{Store: p.store, BaseURL: p.cfg.BaseURL, Tokens: scim.OAuth2Tokens{Verifier: prov}, Logger: p.log.With("component", "scim")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("SCIM: %w", err)
 	}
-	return []api.Routes{oidc, native, users}, prov, nil
+	sessions, err := apiusers.New(apiusers.Config{Store: p.store, Organizations: p.store, Tokens: prov,
+		Logger: p.log.With("component", "sessions")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("session API: %w", err)
+	}
+	return []api.Routes{oidc, native, idp, users, sessions}, prov, nil
+}
+
+func jwtKEKs(sec serverSecrets) []jwtkeys.KEK {
+	keks := make([]jwtkeys.KEK, len(sec.keks))
+	for i, k := range sec.keks {
+		keks[i] = jwtkeys.KEK{ID: k.ID, Key: k.Key}
+	}
+	return keks
 }
 
 // handler builds the HTTP edge with readiness checks for what this process depends on.

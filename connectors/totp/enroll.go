@@ -39,21 +39,34 @@ var ErrNoPendingEnrollment = errors.New("totp: no pending enrolment")
 // credential the user had) and returns it for the user's app. accountName labels it in the app
 // (usually the username or email address).
 func (a *Authenticator) Enroll(ctx context.Context, userID, accountName string) (Enrollment, error) {
+	en, _, err := a.enroll(ctx, userID, accountName)
+	return en, err
+}
+
+// enroll is Enroll, also returning the stored ciphertext (enrolment in the login flow keeps a
+// reference to it).
+func (a *Authenticator) enroll(ctx context.Context, userID, accountName string) (Enrollment, []byte, error) {
 	if accountName == "" || strings.Contains(accountName, ":") {
-		return Enrollment{}, fmt.Errorf("totp: account name %q is empty or contains ':'", accountName)
+		return Enrollment{}, nil, fmt.Errorf("totp: account name %q is empty or contains ':'", accountName)
 	}
 	secret := make([]byte, SecretSize)
 	if _, err := rand.Read(secret); err != nil {
-		return Enrollment{}, fmt.Errorf("totp: secret: %w", err)
+		return Enrollment{}, nil, fmt.Errorf("totp: secret: %w", err)
 	}
 	ct, err := a.box.seal(secret, userID)
 	if err != nil {
-		return Enrollment{}, err
+		return Enrollment{}, nil, err
 	}
 	if err := a.deps.Credentials.PutTOTPSecret(ctx, userID, ct, a.cfg.KeyID,
 		store.Actor{Type: store.ActorUser, ID: userID}); err != nil {
-		return Enrollment{}, fmt.Errorf("totp: enroll: %w", err)
+		return Enrollment{}, nil, fmt.Errorf("totp: enroll: %w", err)
 	}
+	en, err := a.enrollment(secret, accountName)
+	return en, ct, err
+}
+
+// enrollment renders secret for an authenticator app: base32 text, key URI and QR code.
+func (a *Authenticator) enrollment(secret []byte, accountName string) (Enrollment, error) {
 	enc := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret)
 	uri := a.keyURI(enc, accountName)
 	qr, err := a.qrCode(uri)

@@ -76,6 +76,12 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives failures (never codes or secrets); nil discards.
 	Logger *slog.Logger
+	// EnrollInFlow lets a user without a confirmed credential enrol during login, as WSO2's
+	// "enrolUserInAuthenticationFlow": Begin issues a new secret and shows it (key URI and QR
+	// code), and the first valid code confirms it and completes the step. When false (the
+	// default) such a user fails the step with not_enrolled. The script's authenticatorParams
+	// key RuntimeEnrollInFlow overrides it for one login.
+	EnrollInFlow bool
 }
 
 // Credentials is what the authenticator needs from the store; *store.Store implements it.
@@ -183,9 +189,10 @@ func (a *Authenticator) Prompt() connectors.Prompt {
 	}
 }
 
-// Begin implements connectors.Authenticator: it ends the step early when the user has no
-// confirmed credential. It holds no state and is idempotent (the Android SDK asks for it before
-// every submission).
+// Begin implements connectors.Authenticator. For a user with a confirmed credential it holds no
+// state and is idempotent (the Android SDK asks for it before every submission). Otherwise it
+// ends the step with not_enrolled, or, with enrolment in the flow enabled, starts one (see
+// beginEnrollment).
 func (a *Authenticator) Begin(ctx context.Context, in connectors.BeginInput) (connectors.BeginResult, error) {
 	if err := ctx.Err(); err != nil {
 		return connectors.BeginResult{}, err
@@ -194,17 +201,26 @@ func (a *Authenticator) Begin(ctx context.Context, in connectors.BeginInput) (co
 		return connectors.BeginResult{Outcome: &connectors.Outcome{Status: connectors.StatusFailed,
 			Reason: connectors.ReasonUserNotFound}}, nil
 	}
-	_, ok, err := a.credential(ctx, in.User.ID)
+	c, found, err := a.stored(ctx, in.User.ID)
 	if err != nil {
 		return connectors.BeginResult{}, err
 	}
-	if !ok {
+	switch {
+	case found && c.Confirmed():
+		return connectors.BeginResult{}, nil
+	case !a.enrollInFlow(in.RuntimeParams) || in.User.Federated():
+		// A federated user has no local account to hold a credential.
 		return connectors.BeginResult{Outcome: notEnrolled(in.User)}, nil
 	}
-	return connectors.BeginResult{}, nil
+	st, err := parseState(in.State)
+	if err != nil {
+		return connectors.BeginResult{}, err
+	}
+	return a.beginEnrollment(ctx, in.User, st, c, found)
 }
 
-// Process implements connectors.Authenticator.
+// Process implements connectors.Authenticator: it verifies the code, or, in a step that showed an
+// enrolment, confirms it.
 func (a *Authenticator) Process(ctx context.Context, in connectors.ProcessInput) (connectors.Outcome, error) {
 	if err := ctx.Err(); err != nil {
 		return connectors.Outcome{}, err
@@ -212,6 +228,18 @@ func (a *Authenticator) Process(ctx context.Context, in connectors.ProcessInput)
 	if in.User == nil || in.User.ID == "" {
 		return connectors.Outcome{Status: connectors.StatusFailed, Reason: connectors.ReasonUserNotFound}, nil
 	}
+	st, err := parseState(in.State)
+	if err != nil {
+		return connectors.Outcome{}, err
+	}
+	if st.Enrollment != "" {
+		return a.confirmInFlow(ctx, in, st)
+	}
+	return a.verify(ctx, in)
+}
+
+// verify checks the code against the user's confirmed credential.
+func (a *Authenticator) verify(ctx context.Context, in connectors.ProcessInput) (connectors.Outcome, error) {
 	cred, ok, err := a.credential(ctx, in.User.ID)
 	if err != nil {
 		return connectors.Outcome{}, err
@@ -236,15 +264,19 @@ func (a *Authenticator) Process(ctx context.Context, in connectors.ProcessInput)
 	if !ok {
 		return a.failed(in), nil
 	}
-	u := *in.User
+	return succeeded(in.User), nil
+}
+
+func succeeded(user *connectors.User) connectors.Outcome {
+	u := *user
 	if u.IdP == "" {
 		u.IdP = connectors.LocalIdP
 	}
-	return connectors.Outcome{Status: connectors.StatusSuccess, User: &u}, nil
+	return connectors.Outcome{Status: connectors.StatusSuccess, User: &u}
 }
 
-// credential returns the user's confirmed credential; ok is false when there is none.
-func (a *Authenticator) credential(ctx context.Context, userID string) (store.TOTPCredential, bool, error) {
+// stored returns the user's credential, confirmed or pending; found is false when there is none.
+func (a *Authenticator) stored(ctx context.Context, userID string) (store.TOTPCredential, bool, error) {
 	c, err := a.deps.Credentials.TOTPCredential(ctx, userID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.TOTPCredential{}, false, nil
@@ -252,7 +284,13 @@ func (a *Authenticator) credential(ctx context.Context, userID string) (store.TO
 	if err != nil {
 		return store.TOTPCredential{}, false, fmt.Errorf("totp: %w", err)
 	}
-	return c, c.Confirmed(), nil
+	return c, true, nil
+}
+
+// credential returns the user's confirmed credential; ok is false when there is none.
+func (a *Authenticator) credential(ctx context.Context, userID string) (store.TOTPCredential, bool, error) {
+	c, found, err := a.stored(ctx, userID)
+	return c, found && c.Confirmed(), err
 }
 
 func (a *Authenticator) failed(in connectors.ProcessInput) connectors.Outcome {

@@ -46,6 +46,16 @@ type HTTPCaller struct {
 	Secrets SecretStore
 	// Logger receives call failures (never bodies or credentials). Nil discards.
 	Logger *slog.Logger
+	// AnalyticsReceiver is the base URL of callAnalytics' receiver (WSO2's
+	// adaptive_authentication.analytics.receiver, e.g. https://analytics.example:8280); empty
+	// makes callAnalytics end in onFail.
+	AnalyticsReceiver string
+	// ElasticReceiver is the base URL of the Elasticsearch callElastic queries (WSO2's
+	// adaptive_authentication.elastic.receiver); empty makes callElastic end in onFail.
+	ElasticReceiver string
+	// ChoreoTokenEndpoint is the token endpoint of callChoreo's client-credentials grant when
+	// the script's connectionMetadata has no asgardeoTokenEndpoint.
+	ChoreoTokenEndpoint string
 }
 
 // SecretStore holds a tenant's named secrets (WSO2's secret management for scripts).
@@ -62,8 +72,12 @@ func (c *HTTPCaller) Call(ctx context.Context, req scripting.HTTPRequest) (scrip
 		log = slog.New(slog.DiscardHandler)
 	}
 	fail := func(reason string, args ...any) (scripting.CallResult, error) {
-		log.WarnContext(ctx, "script HTTP call failed: "+reason, append(args, "method", req.Method)...)
+		log.WarnContext(ctx, "script HTTP call failed: "+reason, append(args, "method", req.Method, "function", req.Function)...)
 		return scripting.CallResult{Outcome: scripting.OutcomeFail}, nil
+	}
+	req, err := c.complete(req)
+	if err != nil {
+		return fail(err.Error())
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -105,7 +119,7 @@ func (c *HTTPCaller) Call(ctx context.Context, req scripting.HTTPRequest) (scrip
 			log.InfoContext(ctx, "script HTTP call: connection failed", "host", u.Hostname(), "attempt", attempt+1, "error", err)
 			continue
 		}
-		res, retry := c.outcome(resp)
+		res, retry := c.outcome(resp, req)
 		resp.Body.Close()
 		if !retry {
 			return res, nil
@@ -142,13 +156,16 @@ func (c *HTTPCaller) allowed(host string) bool {
 	return false
 }
 
-// outcome maps a response; retry is true for 5xx answers.
-func (c *HTTPCaller) outcome(resp *http.Response) (scripting.CallResult, bool) {
+// outcome maps a response; retry is true for 5xx answers. callAnalytics succeeds on 200 only;
+// callElastic's answer becomes {risk_score: 0|1}.
+func (c *HTTPCaller) outcome(resp *http.Response, req scripting.HTTPRequest) (scripting.CallResult, bool) {
 	failed := scripting.CallResult{Outcome: scripting.OutcomeFail}
 	switch {
 	case resp.StatusCode >= 500:
 		return failed, true
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
+		return failed, false
+	case req.Function == scripting.FnCallAnalytics && resp.StatusCode != http.StatusOK:
 		return failed, false
 	}
 	limit := c.MaxResponseBytes
@@ -169,6 +186,9 @@ func (c *HTTPCaller) outcome(resp *http.Response) (scripting.CallResult, bool) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		return failed, false
+	}
+	if req.Function == scripting.FnCallElastic {
+		return elasticOutcome(raw, req.Params["threshold"]), false
 	}
 	return scripting.CallResult{Outcome: scripting.OutcomeSuccess, Data: raw}, false
 }

@@ -38,6 +38,9 @@ type Options struct {
 	ReplayBudget     time.Duration
 	MaxCallStackSize int
 	MaxScriptSize    int
+	// MaxLibrarySize bounds one script library (require, loadLocalLibrary); passed to
+	// scripting.Config.
+	MaxLibrarySize int
 }
 
 // Config returns a scripting.Config bound to the workflow context ctx.
@@ -49,6 +52,7 @@ func Config(ctx workflow.Context, opts Options) scripting.Config {
 	if lao.RetryPolicy == nil {
 		lao.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: 3}
 	}
+	svc := newServices(workflow.WithLocalActivityOptions(ctx, lao))
 	return scripting.Config{
 		Logger:           Logger(ctx),
 		Now:              func() time.Time { return workflow.Now(ctx) },
@@ -59,6 +63,12 @@ func Config(ctx workflow.Context, opts Options) scripting.Config {
 		MaxCallStackSize: opts.MaxCallStackSize,
 		MaxScriptSize:    opts.MaxScriptSize,
 		Directory:        &directory{ctx: workflow.WithLocalActivityOptions(ctx, lao)},
+		Accounts:         svc,
+		Mailer:           svc,
+		Libraries:        svc,
+		Sessions:         svc,
+		Cookies:          svc,
+		MaxLibrarySize:   opts.MaxLibrarySize,
 	}
 }
 
@@ -135,12 +145,25 @@ type WriteClaimsInput struct {
 }
 
 // Activities are the script host's local activities, backed by the user store and, for
-// httpGet/httpPost, an HTTPCaller.
+// httpGet/httpPost, an HTTPCaller. The optional services (Accounts, Mailer, Libraries, Sessions,
+// Cookies) may be nil: their activities then fail, and the script functions return false/null.
 type Activities struct {
 	Directory scripting.Directory
 	// HTTP makes httpGet/httpPost calls; nil leaves ActivityHTTPCall unregistered, so scripts'
 	// calls end in onFail.
 	HTTP *HTTPCaller
+	// Accounts serves user search, login-identifier resolution, federated associations and
+	// password updates.
+	Accounts scripting.Accounts
+	// Mailer sends sendEmail's mail (EmailSender renders templates over a mail transport).
+	Mailer scripting.Mailer
+	// Libraries holds the tenants' script libraries (require, loadLocalLibrary).
+	Libraries scripting.Libraries
+	// Sessions is the SSO session store (getUserSessions, terminateUserSession).
+	Sessions scripting.Sessions
+	// Cookies signs and encrypts setCookie/getCookieValue values; NewCookieCodec over the
+	// server's cookie key.
+	Cookies scripting.Cookies
 }
 
 // Register registers the activities under their exported names.
@@ -151,6 +174,19 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 		ActivityApplicationRoles: a.ApplicationRoles,
 		ActivityReadClaims:       a.ReadClaims,
 		ActivityWriteClaims:      a.WriteClaims,
+
+		ActivityFindUsers:              a.FindUsers,
+		ActivityResolveLoginIdentifier: a.ResolveLoginIdentifier,
+		ActivityAssociatedUser:         a.AssociatedUser,
+		ActivityAssociate:              a.Associate,
+		ActivityRemoveAssociation:      a.RemoveAssociation,
+		ActivityUpdatePassword:         a.UpdatePassword,
+		ActivitySendEmail:              a.SendEmail,
+		ActivityLibrary:                a.Library,
+		ActivityUserSessions:           a.UserSessions,
+		ActivityTerminateUserSession:   a.TerminateUserSession,
+		ActivitySealCookie:             a.SealCookie,
+		ActivityOpenCookie:             a.OpenCookie,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -1,7 +1,8 @@
-// Keyflow passkey sign-in. Static: everything it needs comes from the form's data- attributes
-// (the server never writes user data into a script). It runs WebAuthn's get() ceremony with the
-// server's challengeData, puts the assertion into the hidden field the authenticator requires
-// (tokenResponse) and submits the form.
+// Keyflow passkeys. Static: everything it needs comes from the form's data- attributes (the
+// server never writes user data into a script). It runs WebAuthn's get() ceremony with the
+// server's challengeData — or create(), when the challenge is a progressive-enrolment
+// registration (mode "registration") — puts the result into the hidden field the authenticator
+// requires (tokenResponse) and submits the form.
 "use strict";
 (function () {
   function b64urlToBuf(s) {
@@ -20,10 +21,32 @@
   // or go-webauthn's {publicKey: …}, or the options themselves.
   function parse(data) {
     var d = JSON.parse(new TextDecoder().decode(b64urlToBuf(data)));
+    if (d.mode === "registration") {
+      var c = d.publicKeyCredentialCreationOptions;
+      c.challenge = b64urlToBuf(c.challenge);
+      c.user.id = b64urlToBuf(c.user.id);
+      (c.excludeCredentials || []).forEach(function (x) { x.id = b64urlToBuf(x.id); });
+      return { requestId: d.requestId, create: true, options: c };
+    }
     var opts = d.publicKeyCredentialRequestOptions || d.publicKey || d;
     opts.challenge = b64urlToBuf(opts.challenge);
     (opts.allowCredentials || []).forEach(function (c) { c.id = b64urlToBuf(c.id); });
     return { requestId: d.requestId, options: opts };
+  }
+  function encode(c) {
+    var r = c.response, out = { clientDataJSON: bufToB64url(r.clientDataJSON) };
+    if (r.attestationObject) {
+      out.attestationObject = bufToB64url(r.attestationObject);
+      out.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      out.authenticatorData = bufToB64url(r.authenticatorData);
+      out.signature = bufToB64url(r.signature);
+      out.userHandle = r.userHandle ? bufToB64url(r.userHandle) : null;
+    }
+    return {
+      id: c.id, rawId: bufToB64url(c.rawId), type: c.type, response: out,
+      clientExtensionResults: c.getClientExtensionResults ? c.getClientExtensionResults() : {}
+    };
   }
   function start(form) {
     var status = form.querySelector("[data-passkey-status]");
@@ -34,17 +57,10 @@
       status.textContent = form.dataset.passkeyError;
       status.hidden = false;
     }
-    navigator.credentials.get({ publicKey: req.options }).then(function (c) {
-      var cred = {
-        id: c.id, rawId: bufToB64url(c.rawId), type: c.type,
-        response: {
-          clientDataJSON: bufToB64url(c.response.clientDataJSON),
-          authenticatorData: bufToB64url(c.response.authenticatorData),
-          signature: bufToB64url(c.response.signature),
-          userHandle: c.response.userHandle ? bufToB64url(c.response.userHandle) : null
-        },
-        clientExtensionResults: c.getClientExtensionResults ? c.getClientExtensionResults() : {}
-      };
+    var ceremony = req.create ? navigator.credentials.create({ publicKey: req.options })
+      : navigator.credentials.get({ publicKey: req.options });
+    ceremony.then(function (c) {
+      var cred = encode(c);
       field.value = JSON.stringify(req.requestId ? { requestId: req.requestId, credential: cred } : cred);
       form.submit();
     }, fail);

@@ -1,0 +1,333 @@
+// Package users serves WSO2's user session API (/api/users/v1): a user lists and ends their own
+// SSO sessions (My Account), an administrator those of any user.
+//
+//	GET    /api/users/v1/me/sessions                     the caller's sessions
+//	DELETE /api/users/v1/me/sessions                     end them all
+//	DELETE /api/users/v1/me/sessions/{sessionId}         end one
+//	GET    /api/users/v1/{userId}/sessions               a user's sessions (admin)
+//	DELETE /api/users/v1/{userId}/sessions               end them all (admin)
+//	DELETE /api/users/v1/{userId}/sessions/{sessionId}   end one (admin)
+//
+// Callers present an OAuth2 access token issued by Keyflow. The /me paths need a token issued
+// for a user with scope internal_login (as WSO2's My Account); the others need scope
+// internal_session_view (GET) or internal_session_delete (DELETE), and, for a token issued for a
+// user, that the user is an administrator. Errors use WSO2's REST error body {code, message,
+// description, traceId}.
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyflow/keyflow/api"
+	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/store"
+)
+
+// Scopes of the API, WSO2's names.
+const (
+	ScopeLogin         = "internal_login"
+	ScopeSessionView   = "internal_session_view"
+	ScopeSessionDelete = "internal_session_delete"
+)
+
+// AdminRole and AdminUsername make a user an administrator (as in the SCIM API).
+const (
+	AdminRole     = "admin"
+	AdminUsername = "admin"
+)
+
+// Tokens verifies access tokens; *op.Provider implements it.
+type Tokens interface {
+	VerifyAccessToken(ctx context.Context, token string) (op.AccessToken, error)
+}
+
+// Store is what the API needs from PostgreSQL; *store.Store implements it.
+type Store interface {
+	UserByID(ctx context.Context, orgID, id string) (store.User, error)
+	UserHasRole(ctx context.Context, userID, roleName string) (bool, error)
+	UserSSOSessions(ctx context.Context, userID string, now time.Time) ([]store.SSOSession, error)
+	TerminateSSOSession(ctx context.Context, id, userID string, now time.Time, actor store.Actor) (store.SSOSession, error)
+	TerminateUserSSOSessions(ctx context.Context, userID string, now time.Time, actor store.Actor) ([]store.SSOSession, error)
+}
+
+// Organizations resolves the served organization; *store.Store implements it.
+type Organizations interface {
+	OrganizationByHandle(ctx context.Context, handle string) (store.Organization, error)
+}
+
+// Config configures New.
+type Config struct {
+	Store         Store
+	Organizations Organizations
+	Tokens        Tokens
+	// OrgHandle is the organization served; default store.RootOrganizationHandle.
+	OrgHandle string
+	Logger    *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the API.
+type Handler struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New validates cfg.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil || cfg.Organizations == nil || cfg.Tokens == nil {
+		return nil, errors.New("users: Config needs Store, Organizations and Tokens")
+	}
+	if cfg.OrgHandle == "" {
+		cfg.OrgHandle = store.RootOrganizationHandle
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{cfg: cfg, log: log}, nil
+}
+
+// Register mounts the routes.
+func (h *Handler) Register(r gin.IRouter) {
+	g := r.Group("/api/users/v1", h.authenticate)
+	g.GET("/me/sessions", h.need(ScopeLogin, false), h.listSessions)
+	g.DELETE("/me/sessions", h.need(ScopeLogin, false), h.terminateAll)
+	g.DELETE("/me/sessions/:sessionId", h.need(ScopeLogin, false), h.terminateOne)
+	g.GET("/:userId/sessions", h.need(ScopeSessionView, true), h.listSessions)
+	g.DELETE("/:userId/sessions", h.need(ScopeSessionDelete, true), h.terminateAll)
+	g.DELETE("/:userId/sessions/:sessionId", h.need(ScopeSessionDelete, true), h.terminateOne)
+}
+
+// Error is WSO2's REST API error body.
+type Error struct {
+	Status      int    `json:"-"`
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+	Description string `json:"description"`
+	TraceID     string `json:"traceId"`
+}
+
+func (h *Handler) fail(c *gin.Context, e Error, cause error) {
+	e.TraceID = api.RequestID(c.Request.Context())
+	if e.Status >= http.StatusInternalServerError {
+		h.log.ErrorContext(c.Request.Context(), "users: request failed", "code", e.Code, "error", cause)
+	}
+	if e.Status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="keyflow"`)
+	}
+	c.AbortWithStatusJSON(e.Status, e)
+}
+
+var (
+	errUnauthorized = Error{Status: http.StatusUnauthorized, Code: "USM-10001", Message: "Unauthorized",
+		Description: "A valid bearer access token is required."}
+	errForbidden = Error{Status: http.StatusForbidden, Code: "USM-10002", Message: "Forbidden",
+		Description: "The caller is not permitted to perform this operation."}
+	errUserNotFound = Error{Status: http.StatusNotFound, Code: "USM-10003", Message: "User not found",
+		Description: "No user with the given id exists."}
+	errSessionNotFound = Error{Status: http.StatusNotFound, Code: "USM-10004", Message: "Session not found",
+		Description: "The user has no active session with the given id."}
+	errServer = Error{Status: http.StatusInternalServerError, Code: "USM-15001", Message: "Server error",
+		Description: "The request could not be completed."}
+	errUnavailable = Error{Status: http.StatusServiceUnavailable, Code: "USM-15002", Message: "Service unavailable",
+		Description: "Token verification is unavailable; retry later."}
+)
+
+// caller is the authenticated caller.
+type caller struct {
+	org   store.Organization
+	token op.AccessToken
+	user  store.User // zero for a client acting for itself
+	admin bool
+}
+
+const callerKey = "users.caller"
+
+func (h *Handler) authenticate(c *gin.Context) {
+	ctx := c.Request.Context()
+	scheme, tok, _ := strings.Cut(c.GetHeader("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		h.fail(c, errUnauthorized, nil)
+		return
+	}
+	at, err := h.cfg.Tokens.VerifyAccessToken(ctx, strings.TrimSpace(tok))
+	if err != nil {
+		if errors.Is(err, op.ErrInvalidToken("")) {
+			h.fail(c, errUnauthorized, nil)
+			return
+		}
+		h.fail(c, errUnavailable, err)
+		return
+	}
+	org, err := h.cfg.Organizations.OrganizationByHandle(ctx, h.cfg.OrgHandle)
+	if err != nil {
+		h.fail(c, errServer, err)
+		return
+	}
+	cl := caller{org: org, token: at}
+	if !at.ClientOnly {
+		u, err := h.cfg.Store.UserByID(ctx, org.ID, at.Subject)
+		if errors.Is(err, store.ErrNotFound) {
+			h.fail(c, errUnauthorized, nil)
+			return
+		}
+		if err != nil {
+			h.fail(c, errServer, err)
+			return
+		}
+		if u.Disabled || u.Locked {
+			h.fail(c, errUnauthorized, nil)
+			return
+		}
+		cl.user = u
+		if strings.EqualFold(u.Username, AdminUsername) && u.Domain == store.DefaultDomain {
+			cl.admin = true
+		} else if cl.admin, err = h.cfg.Store.UserHasRole(ctx, u.ID, AdminRole); err != nil {
+			h.fail(c, errServer, err)
+			return
+		}
+	}
+	c.Set(callerKey, cl)
+	c.Next()
+}
+
+// need checks the token's scope; admin operations also need an administrator (or a client
+// acting for itself), /me operations a user.
+func (h *Handler) need(scope string, admin bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cl := c.MustGet(callerKey).(caller)
+		if !slices.Contains(cl.token.Scopes, scope) {
+			c.Header("WWW-Authenticate", `Bearer realm="keyflow", error="insufficient_scope", scope="`+scope+`"`)
+			h.fail(c, errForbidden, nil)
+			return
+		}
+		if admin && cl.user.ID != "" && !cl.admin {
+			h.fail(c, errForbidden, nil)
+			return
+		}
+		if !admin && cl.user.ID == "" {
+			h.fail(c, errForbidden, nil)
+			return
+		}
+		c.Next()
+	}
+}
+
+// target is the user an operation is about: the caller on /me, else {userId} (which must exist
+// in the organization).
+func (h *Handler) target(c *gin.Context) (store.User, bool) {
+	cl := c.MustGet(callerKey).(caller)
+	id := c.Param("userId")
+	if id == "" {
+		return cl.user, true
+	}
+	u, err := h.cfg.Store.UserByID(c.Request.Context(), cl.org.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		h.fail(c, errUserNotFound, nil)
+		return store.User{}, false
+	}
+	if err != nil {
+		h.fail(c, errServer, err)
+		return store.User{}, false
+	}
+	return u, true
+}
+
+func (h *Handler) actor(c *gin.Context) store.Actor {
+	cl := c.MustGet(callerKey).(caller)
+	if cl.user.ID == "" {
+		return store.Actor{Type: store.ActorApplication, ID: cl.token.ClientID}
+	}
+	return store.Actor{Type: store.ActorUser, ID: cl.user.ID}
+}
+
+// Sessions is the list body: WSO2's UserSessions.
+type Sessions struct {
+	UserID   string    `json:"userId"`
+	Sessions []Session `json:"sessions"`
+}
+
+// Session is one SSO session. Times are Unix milliseconds as strings, as WSO2 sends them.
+type Session struct {
+	ID             string        `json:"id"`
+	Applications   []Application `json:"applications"`
+	UserAgent      string        `json:"userAgent"`
+	IP             string        `json:"ip"`
+	LoginTime      string        `json:"loginTime"`
+	LastAccessTime string        `json:"lastAccessTime"`
+}
+
+// Application is an application a session signed in to.
+type Application struct {
+	Subject string `json:"subject"`
+	AppName string `json:"appName"`
+	AppID   string `json:"appId"`
+}
+
+func (h *Handler) listSessions(c *gin.Context) {
+	u, ok := h.target(c)
+	if !ok {
+		return
+	}
+	list, err := h.cfg.Store.UserSSOSessions(c.Request.Context(), u.ID, h.cfg.Now())
+	if err != nil {
+		h.fail(c, errServer, err)
+		return
+	}
+	out := Sessions{UserID: u.ID, Sessions: make([]Session, 0, len(list))}
+	for _, s := range list {
+		ss := Session{ID: s.ID, UserAgent: s.UserAgent, IP: s.IP, Applications: []Application{},
+			LoginTime: millis(s.AuthTime), LastAccessTime: millis(s.LastActiveAt)}
+		for _, p := range s.Participants {
+			ss.Applications = append(ss.Applications, Application{Subject: s.Subject, AppName: p.RelyingParty, AppID: p.ApplicationID})
+		}
+		out.Sessions = append(out.Sessions, ss)
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) terminateAll(c *gin.Context) {
+	u, ok := h.target(c)
+	if !ok {
+		return
+	}
+	if _, err := h.cfg.Store.TerminateUserSSOSessions(c.Request.Context(), u.ID, h.cfg.Now(), h.actor(c)); err != nil {
+		h.fail(c, errServer, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *Handler) terminateOne(c *gin.Context) {
+	u, ok := h.target(c)
+	if !ok {
+		return
+	}
+	_, err := h.cfg.Store.TerminateSSOSession(c.Request.Context(), c.Param("sessionId"), u.ID, h.cfg.Now(), h.actor(c))
+	if errors.Is(err, store.ErrNotFound) {
+		h.fail(c, errSessionNotFound, nil)
+		return
+	}
+	if err != nil {
+		h.fail(c, errServer, fmt.Errorf("terminate session: %w", err))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

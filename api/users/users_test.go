@@ -1,0 +1,217 @@
+package users_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/api/users"
+	"github.com/keyflow/keyflow/store"
+	"github.com/keyflow/keyflow/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// tokens stands in for the OAuth2 provider's token verification (tested in api/oauth2/op):
+// each key is a bearer token.
+type tokens map[string]op.AccessToken
+
+func (t tokens) VerifyAccessToken(_ context.Context, tok string) (op.AccessToken, error) {
+	if at, ok := t[tok]; ok {
+		return at, nil
+	}
+	return op.AccessToken{}, op.ErrInvalidToken("unknown token")
+}
+
+type env struct {
+	s     *store.Store
+	srv   *httptest.Server
+	alice store.User
+	bob   store.User
+	now   time.Time
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := t.Context()
+	e := &env{s: storetest.New(t), now: time.Now().UTC().Truncate(time.Millisecond)}
+	org, err := e.s.EnsureRootOrganization(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*store.User{&e.alice, &e.bob} {
+		name := map[*store.User]string{&e.alice: "alice", &e.bob: "bob"}[p]
+		if *p, err = e.s.CreateUser(ctx, store.NewUser{OrgID: org.ID, Username: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin, err := e.s.CreateUser(ctx, store.NewUser{OrgID: org.ID, Username: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := tokens{
+		"alice":         {Subject: e.alice.ID, ClientID: "myaccount", Scopes: []string{users.ScopeLogin}},
+		"alice-noscope": {Subject: e.alice.ID, ClientID: "other", Scopes: []string{"openid"}},
+		"alice-admin-scopes": {Subject: e.alice.ID, ClientID: "console",
+			Scopes: []string{users.ScopeSessionView, users.ScopeSessionDelete}},
+		"admin": {Subject: admin.ID, ClientID: "console",
+			Scopes: []string{users.ScopeSessionView, users.ScopeSessionDelete}},
+		"app": {Subject: "console", ClientID: "console", ClientOnly: true, Scopes: []string{users.ScopeSessionView}},
+	}
+	h, err := users.New(users.Config{Store: e.s, Organizations: e.s, Tokens: toks, Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	h.Register(r)
+	e.srv = httptest.NewServer(r)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *env) session(t *testing.T, u store.User, token string, rps ...string) store.SSOSession {
+	t.Helper()
+	sum := sha256.Sum256([]byte(token))
+	s, err := e.s.CreateSSOSession(t.Context(), sum[:], store.SSOSession{OrgID: u.OrgID, UserID: u.ID, Subject: u.ID,
+		AuthTime: e.now, LastActiveAt: e.now, IdleExpiresAt: e.now.Add(time.Hour), ExpiresAt: e.now.Add(2 * time.Hour),
+		UserAgent: "Mozilla/5.0 test", IP: "192.0.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range rps {
+		if err := e.s.AddSSOParticipant(t.Context(), s.ID, store.SSOParticipant{Protocol: "oidc", RelyingParty: rp}, e.now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func (e *env) call(t *testing.T, method, path, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, e.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
+
+func TestMySessions(t *testing.T) {
+	e := newEnv(t)
+	s1 := e.session(t, e.alice, "a1", "web", "mobile")
+	s2 := e.session(t, e.alice, "a2")
+	bobs := e.session(t, e.bob, "b1", "web")
+
+	status, body := e.call(t, http.MethodGet, "/api/users/v1/me/sessions", "alice")
+	if status != http.StatusOK {
+		t.Fatalf("list: %d %s", status, body)
+	}
+	var got users.Sessions
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.UserID != e.alice.ID || len(got.Sessions) != 2 {
+		t.Fatalf("list = %s, want alice's two sessions", body)
+	}
+	byID := map[string]users.Session{}
+	for _, s := range got.Sessions {
+		byID[s.ID] = s
+	}
+	one := byID[s1.ID]
+	// Participants added at the same instant come in name order.
+	if len(one.Applications) != 2 || one.Applications[0].AppName != "mobile" || one.Applications[1].AppName != "web" ||
+		one.Applications[0].Subject != e.alice.ID ||
+		one.IP != "192.0.2.7" || one.UserAgent != "Mozilla/5.0 test" || one.LoginTime == "" {
+		t.Errorf("session %s = %+v", s1.ID, one)
+	}
+
+	// Bob's session is not alice's to end.
+	if status, body := e.call(t, http.MethodDelete, "/api/users/v1/me/sessions/"+bobs.ID, "alice"); status != http.StatusNotFound {
+		t.Errorf("ending bob's session as alice: %d %s, want 404", status, body)
+	}
+	if status, body := e.call(t, http.MethodDelete, "/api/users/v1/me/sessions/"+s1.ID, "alice"); status != http.StatusNoContent {
+		t.Fatalf("end one: %d %s", status, body)
+	}
+	if _, err := e.s.SSOSessionByID(t.Context(), s1.ID, e.now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ended session still live: %v", err)
+	}
+	if status, _ := e.call(t, http.MethodDelete, "/api/users/v1/me/sessions", "alice"); status != http.StatusNoContent {
+		t.Fatalf("end all: %d", status)
+	}
+	if _, err := e.s.SSOSessionByID(t.Context(), s2.ID, e.now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("session after ending all: %v", err)
+	}
+	if _, err := e.s.SSOSessionByID(t.Context(), bobs.ID, e.now); err != nil {
+		t.Errorf("bob's session ended with alice's: %v", err)
+	}
+}
+
+func TestUserSessionsAdmin(t *testing.T) {
+	e := newEnv(t)
+	bobs := e.session(t, e.bob, "b1", "web")
+	path := "/api/users/v1/" + e.bob.ID + "/sessions"
+
+	for _, tok := range []string{"admin", "app"} {
+		status, body := e.call(t, http.MethodGet, path, tok)
+		var got users.Sessions
+		if status != http.StatusOK || json.Unmarshal(body, &got) != nil || len(got.Sessions) != 1 || got.Sessions[0].ID != bobs.ID {
+			t.Errorf("list bob's sessions with %s: %d %s", tok, status, body)
+		}
+	}
+	// A client token without internal_session_delete may not end sessions.
+	if status, _ := e.call(t, http.MethodDelete, path+"/"+bobs.ID, "app"); status != http.StatusForbidden {
+		t.Errorf("delete without scope: %d, want 403", status)
+	}
+	if status, body := e.call(t, http.MethodDelete, path+"/"+bobs.ID, "admin"); status != http.StatusNoContent {
+		t.Fatalf("admin delete: %d %s", status, body)
+	}
+	if status, _ := e.call(t, http.MethodGet, "/api/users/v1/00000000-0000-0000-0000-000000000000/sessions", "admin"); status != http.StatusNotFound {
+		t.Errorf("unknown user: %d, want 404", status)
+	}
+}
+
+func TestSessionsRefusals(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name, method, path, token string
+		status                    int
+		code                      string
+	}{
+		{"no token", http.MethodGet, "/api/users/v1/me/sessions", "", http.StatusUnauthorized, "USM-10001"},
+		{"unknown token", http.MethodGet, "/api/users/v1/me/sessions", "forged", http.StatusUnauthorized, "USM-10001"},
+		{"token without internal_login", http.MethodGet, "/api/users/v1/me/sessions", "alice-noscope", http.StatusForbidden, "USM-10002"},
+		{"client token on /me", http.MethodGet, "/api/users/v1/me/sessions", "app", http.StatusForbidden, "USM-10002"},
+		{"non-admin with admin scopes", http.MethodGet, "/api/users/v1/" + e.bob.ID + "/sessions", "alice-admin-scopes", http.StatusForbidden, "USM-10002"},
+		{"unknown session", http.MethodDelete, "/api/users/v1/me/sessions/not-a-session", "alice", http.StatusNotFound, "USM-10004"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, body := e.call(t, c.method, c.path, c.token)
+			var got users.Error
+			if err := json.Unmarshal(body, &got); err != nil || status != c.status || got.Code != c.code || got.Message == "" {
+				t.Errorf("%d %s, want %d with code %s", status, body, c.status, c.code)
+			}
+		})
+	}
+}
