@@ -63,8 +63,19 @@ type OAuth2Client struct {
 	// SkipConsent: the client is trusted (first party) and its users are not
 	// asked to consent.
 	SkipConsent bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// PostLogoutRedirectURIs are where the end-session endpoint may send the
+	// browser after logout (compared exactly).
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI receives Logout Tokens ('' for none);
+	// BackchannelLogoutSessionRequired makes them carry sid.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
+	// FrontchannelLogoutURI is rendered in an iframe at logout ('' for
+	// none); FrontchannelLogoutSessionRequired adds iss and sid to it.
+	FrontchannelLogoutURI             string
+	FrontchannelLogoutSessionRequired bool
+	CreatedAt                         time.Time
+	UpdatedAt                         time.Time
 }
 
 // NewOAuth2Client is the input of CreateOAuth2Client. CreatedAt and
@@ -78,7 +89,8 @@ type NewOAuth2Client struct {
 const oauth2ClientColumns = `client_id, org_id, name, coalesce(secret_hash, ''), public, grant_types, redirect_uris,
 	scopes, audiences, token_format, access_token_lifetime_seconds, signing_alg, response_types, pkce_required,
 	pkce_allow_plain, id_token_signing_alg, id_token_lifetime_seconds, refresh_token_lifetime_seconds, skip_consent,
-	created_at, updated_at`
+	post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri,
+	frontchannel_logout_session_required, created_at, updated_at`
 
 func scanOAuth2Client(row pgx.Row) (OAuth2Client, error) {
 	var (
@@ -87,7 +99,9 @@ func scanOAuth2Client(row pgx.Row) (OAuth2Client, error) {
 	)
 	err := row.Scan(&c.ClientID, &c.OrgID, &c.Name, &c.SecretHash, &c.Public, &c.GrantTypes, &c.RedirectURIs,
 		&c.Scopes, &c.Audiences, &c.TokenFormat, &lifetime, &c.SigningAlg, &c.ResponseTypes, &c.PKCERequired,
-		&c.PKCEAllowPlain, &c.IDTokenSigningAlg, &idt, &refresh, &c.SkipConsent, &c.CreatedAt, &c.UpdatedAt)
+		&c.PKCEAllowPlain, &c.IDTokenSigningAlg, &idt, &refresh, &c.SkipConsent, &c.PostLogoutRedirectURIs,
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.FrontchannelLogoutURI,
+		&c.FrontchannelLogoutSessionRequired, &c.CreatedAt, &c.UpdatedAt)
 	c.AccessTokenLifetime = time.Duration(lifetime) * time.Second
 	c.IDTokenLifetime = time.Duration(idt) * time.Second
 	c.RefreshTokenLifetime = time.Duration(refresh) * time.Second
@@ -119,13 +133,17 @@ func (q *queries) CreateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (O
 		out, err = scanOAuth2Client(q.db.QueryRow(ctx, `
 			INSERT INTO oauth2_clients (client_id, org_id, name, secret_hash, public, grant_types, redirect_uris,
 				scopes, audiences, token_format, access_token_lifetime_seconds, signing_alg, response_types, pkce_required,
-				pkce_allow_plain, id_token_signing_alg, id_token_lifetime_seconds, refresh_token_lifetime_seconds, skip_consent)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+				pkce_allow_plain, id_token_signing_alg, id_token_lifetime_seconds, refresh_token_lifetime_seconds, skip_consent,
+				post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri,
+				frontchannel_logout_session_required)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
 			RETURNING `+oauth2ClientColumns,
 			c.ClientID, c.OrgID, c.Name, nullIfEmpty(c.SecretHash), c.Public, oauth2List(c.GrantTypes), oauth2List(c.RedirectURIs),
 			oauth2List(c.Scopes), oauth2List(c.Audiences), c.TokenFormat, int64(c.AccessTokenLifetime/time.Second), c.SigningAlg,
 			oauth2List(c.ResponseTypes), c.PKCERequired, c.PKCEAllowPlain, c.IDTokenSigningAlg,
-			int64(c.IDTokenLifetime/time.Second), int64(c.RefreshTokenLifetime/time.Second), c.SkipConsent))
+			int64(c.IDTokenLifetime/time.Second), int64(c.RefreshTokenLifetime/time.Second), c.SkipConsent,
+			oauth2List(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
+			c.FrontchannelLogoutURI, c.FrontchannelLogoutSessionRequired))
 		if isForeignKeyViolation(err) {
 			return fmt.Errorf("store: create oauth2 client: organization %s: %w", c.OrgID, ErrNotFound)
 		}
@@ -141,9 +159,14 @@ func (q *queries) CreateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (O
 				"tokenFormat": out.TokenFormat, "accessTokenLifetimeSeconds": int64(out.AccessTokenLifetime / time.Second),
 				"signingAlg": out.SigningAlg, "responseTypes": out.ResponseTypes, "pkceRequired": out.PKCERequired,
 				"pkceAllowPlain": out.PKCEAllowPlain, "idTokenSigningAlg": out.IDTokenSigningAlg,
-				"idTokenLifetimeSeconds":      int64(out.IDTokenLifetime / time.Second),
-				"refreshTokenLifetimeSeconds": int64(out.RefreshTokenLifetime / time.Second),
-				"skipConsent":                 out.SkipConsent,
+				"idTokenLifetimeSeconds":            int64(out.IDTokenLifetime / time.Second),
+				"refreshTokenLifetimeSeconds":       int64(out.RefreshTokenLifetime / time.Second),
+				"skipConsent":                       out.SkipConsent,
+				"postLogoutRedirectUris":            out.PostLogoutRedirectURIs,
+				"backchannelLogoutUri":              out.BackchannelLogoutURI,
+				"backchannelLogoutSessionRequired":  out.BackchannelLogoutSessionRequired,
+				"frontchannelLogoutUri":             out.FrontchannelLogoutURI,
+				"frontchannelLogoutSessionRequired": out.FrontchannelLogoutSessionRequired,
 			},
 		})
 	})
@@ -188,7 +211,10 @@ func validateOAuth2Client(c OAuth2Client) error {
 			return fmt.Errorf("client %s: %s lifetime %v out of range", c.ClientID, name, d)
 		}
 	}
-	for _, list := range [][]string{c.GrantTypes, c.RedirectURIs, c.Scopes, c.Audiences, c.ResponseTypes} {
+	if len(c.BackchannelLogoutURI) > 2048 || len(c.FrontchannelLogoutURI) > 2048 {
+		return fmt.Errorf("client %s: logout URI longer than 2048 bytes", c.ClientID)
+	}
+	for _, list := range [][]string{c.GrantTypes, c.RedirectURIs, c.Scopes, c.Audiences, c.ResponseTypes, c.PostLogoutRedirectURIs} {
 		for _, s := range list {
 			if s == "" || !utf8.ValidString(s) {
 				return fmt.Errorf("client %s: empty or invalid list entry", c.ClientID)

@@ -52,6 +52,7 @@ const (
 	pageLogin   = "login"
 	pageError   = "error"
 	pageConsent = "consent"
+	pageLogout  = "logout"
 )
 
 // New parses every template and catalog and checks that every catalog has the keys English has,
@@ -82,7 +83,7 @@ func New(cfg Config) (*Renderer, error) {
 	if _, ok := r.catalogs[cfg.DefaultLang]; !ok {
 		return nil, fmt.Errorf("ui: no catalog for DefaultLang %q (have %v)", cfg.DefaultLang, r.langs)
 	}
-	for _, p := range []string{pageLogin, pageError, pageConsent} {
+	for _, p := range []string{pageLogin, pageError, pageConsent, pageLogout} {
 		t, err := template.New(p).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: parse %s: %w", p, err)

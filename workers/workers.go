@@ -10,6 +10,7 @@ import (
 	"github.com/keyflow/keyflow/connectors"
 	"github.com/keyflow/keyflow/connectors/password"
 	"github.com/keyflow/keyflow/flows"
+	"github.com/keyflow/keyflow/flows/backchannel"
 	"github.com/keyflow/keyflow/scripting"
 	"github.com/keyflow/keyflow/scripting/wfhost"
 )
@@ -70,6 +71,9 @@ func New(c client.Client, cfg Config) (worker.Worker, error) {
 		return nil, err
 	}
 	acts.Register(w)
+	// Back-channel logout notifications (api/oidclogout starts them).
+	backchannel.NewFlow(backchannel.Config{}).Register(w)
+	(&backchannel.Activities{}).Register(w)
 	return w, nil
 }
 

@@ -23,6 +23,10 @@
 // goes in Config.AuthorizationEndpoint, which makes discovery advertise it
 // with the response types, modes, PKCE methods and browser grants.
 //
+// OpenID Connect logout is served by api/oidclogout; its URL goes in
+// Config.EndSessionEndpoint, which makes discovery advertise it with
+// front- and back-channel logout (and their session support).
+//
 // The discovery document lists only what is served.
 //
 // Requests: POST bodies must be application/x-www-form-urlencoded, at most

@@ -69,6 +69,11 @@ type Config struct {
 	// discovery then advertises no authorization endpoint, response types or
 	// browser grants.
 	AuthorizationEndpoint string
+	// EndSessionEndpoint is the absolute URL of the OpenID Connect logout
+	// endpoint (api/oidclogout, WSO2's {base}/oidc/logout). Empty while none
+	// is served; when set, discovery advertises it with front- and
+	// back-channel logout (with sid) supported.
+	EndSessionEndpoint string
 	// Logger; default discards.
 	Logger *slog.Logger
 }
@@ -98,7 +103,16 @@ func New(cfg Config) (*Handler, error) {
 			return nil, fmt.Errorf("oauth2: Config.AuthorizationEndpoint %q: want an absolute URL without fragment", cfg.AuthorizationEndpoint)
 		}
 	}
-	doc, err := json.Marshal(NewMetadata(cfg.Provider, cfg.BaseURL, cfg.AuthorizationEndpoint))
+	md := NewMetadata(cfg.Provider, cfg.BaseURL, cfg.AuthorizationEndpoint)
+	if cfg.EndSessionEndpoint != "" {
+		if u, err := url.Parse(cfg.EndSessionEndpoint); err != nil || !u.IsAbs() || u.Fragment != "" {
+			return nil, fmt.Errorf("oauth2: Config.EndSessionEndpoint %q: want an absolute URL without fragment", cfg.EndSessionEndpoint)
+		}
+		md.EndSessionEndpoint = cfg.EndSessionEndpoint
+		md.BackchannelLogoutSupported, md.BackchannelLogoutSessionSupported = true, true
+		md.FrontchannelLogoutSupported, md.FrontchannelLogoutSessionSupported = true, true
+	}
+	doc, err := json.Marshal(md)
 	if err != nil {
 		return nil, fmt.Errorf("oauth2: render discovery: %w", err)
 	}

@@ -34,6 +34,14 @@ type Metadata struct {
 	ClaimsParameterSupported     bool `json:"claims_parameter_supported"`
 	// AuthorizationResponseIssParameterSupported: RFC 9207 §3.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
+	// EndSessionEndpoint: RP-Initiated Logout 1.0 §2.1; the logout members
+	// below are set with it (Back-Channel Logout 1.0 §2.1, Front-Channel
+	// Logout 1.0 §3).
+	EndSessionEndpoint                 string `json:"end_session_endpoint,omitempty"`
+	BackchannelLogoutSupported         bool   `json:"backchannel_logout_supported,omitempty"`
+	BackchannelLogoutSessionSupported  bool   `json:"backchannel_logout_session_supported,omitempty"`
+	FrontchannelLogoutSupported        bool   `json:"frontchannel_logout_supported,omitempty"`
+	FrontchannelLogoutSessionSupported bool   `json:"frontchannel_logout_session_supported,omitempty"`
 }
 
 // MetadataSource is what NewMetadata needs from the provider.
@@ -45,7 +53,8 @@ type MetadataSource interface {
 
 // NewMetadata describes what is served, with endpoints under baseURL and
 // the authorization endpoint at authorizationEndpoint ("" while none is
-// served).
+// served). Front-ends set the members of what they add (for instance
+// EndSessionEndpoint) on the result.
 func NewMetadata(p MetadataSource, baseURL, authorizationEndpoint string) Metadata {
 	secretMethods := []string{op.AuthSecretBasic, op.AuthSecretPost}
 	m := Metadata{

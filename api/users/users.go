@@ -21,15 +21,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyflow/keyflow/api"
-	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/api/bearer"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -40,36 +38,18 @@ const (
 	ScopeSessionDelete = "internal_session_delete"
 )
 
-// AdminRole and AdminUsername make a user an administrator (as in the SCIM API).
-const (
-	AdminRole     = "admin"
-	AdminUsername = "admin"
-)
-
-// Tokens verifies access tokens; *op.Provider implements it.
-type Tokens interface {
-	VerifyAccessToken(ctx context.Context, token string) (op.AccessToken, error)
-}
-
 // Store is what the API needs from PostgreSQL; *store.Store implements it.
 type Store interface {
-	UserByID(ctx context.Context, orgID, id string) (store.User, error)
-	UserHasRole(ctx context.Context, userID, roleName string) (bool, error)
+	bearer.Users
 	UserSSOSessions(ctx context.Context, userID string, now time.Time) ([]store.SSOSession, error)
 	TerminateSSOSession(ctx context.Context, id, userID string, now time.Time, actor store.Actor) (store.SSOSession, error)
 	TerminateUserSSOSessions(ctx context.Context, userID string, now time.Time, actor store.Actor) ([]store.SSOSession, error)
 }
 
-// Organizations resolves the served organization; *store.Store implements it.
-type Organizations interface {
-	OrganizationByHandle(ctx context.Context, handle string) (store.Organization, error)
-}
-
 // Config configures New.
 type Config struct {
-	Store         Store
-	Organizations Organizations
-	Tokens        Tokens
+	Store  Store
+	Tokens bearer.Tokens
 	// OrgHandle is the organization served; default store.RootOrganizationHandle.
 	OrgHandle string
 	Logger    *slog.Logger
@@ -79,14 +59,15 @@ type Config struct {
 
 // Handler serves the API.
 type Handler struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	auth *bearer.Authenticator
 }
 
 // New validates cfg.
 func New(cfg Config) (*Handler, error) {
-	if cfg.Store == nil || cfg.Organizations == nil || cfg.Tokens == nil {
-		return nil, errors.New("users: Config needs Store, Organizations and Tokens")
+	if cfg.Store == nil || cfg.Tokens == nil {
+		return nil, errors.New("users: Config needs Store and Tokens")
 	}
 	if cfg.OrgHandle == "" {
 		cfg.OrgHandle = store.RootOrganizationHandle
@@ -98,18 +79,21 @@ func New(cfg Config) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: cfg, log: log}, nil
+	h := &Handler{cfg: cfg, log: log}
+	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.refuse}
+	return h, nil
 }
 
 // Register mounts the routes.
 func (h *Handler) Register(r gin.IRouter) {
-	g := r.Group("/api/users/v1", h.authenticate)
-	g.GET("/me/sessions", h.need(ScopeLogin, false), h.listSessions)
-	g.DELETE("/me/sessions", h.need(ScopeLogin, false), h.terminateAll)
-	g.DELETE("/me/sessions/:sessionId", h.need(ScopeLogin, false), h.terminateOne)
-	g.GET("/:userId/sessions", h.need(ScopeSessionView, true), h.listSessions)
-	g.DELETE("/:userId/sessions", h.need(ScopeSessionDelete, true), h.terminateAll)
-	g.DELETE("/:userId/sessions/:sessionId", h.need(ScopeSessionDelete, true), h.terminateOne)
+	a := h.auth
+	g := r.Group("/api/users/v1", a.Authenticate)
+	g.GET("/me/sessions", a.Need(ScopeLogin, bearer.Self), h.listSessions)
+	g.DELETE("/me/sessions", a.Need(ScopeLogin, bearer.Self), h.terminateAll)
+	g.DELETE("/me/sessions/:sessionId", a.Need(ScopeLogin, bearer.Self), h.terminateOne)
+	g.GET("/:userId/sessions", a.Need(ScopeSessionView, bearer.Admin), h.listSessions)
+	g.DELETE("/:userId/sessions", a.Need(ScopeSessionDelete, bearer.Admin), h.terminateAll)
+	g.DELETE("/:userId/sessions/:sessionId", a.Need(ScopeSessionDelete, bearer.Admin), h.terminateOne)
 }
 
 // Error is WSO2's REST API error body.
@@ -125,9 +109,6 @@ func (h *Handler) fail(c *gin.Context, e Error, cause error) {
 	e.TraceID = api.RequestID(c.Request.Context())
 	if e.Status >= http.StatusInternalServerError {
 		h.log.ErrorContext(c.Request.Context(), "users: request failed", "code", e.Code, "error", cause)
-	}
-	if e.Status == http.StatusUnauthorized {
-		c.Header("WWW-Authenticate", `Bearer realm="keyflow"`)
 	}
 	c.AbortWithStatusJSON(e.Status, e)
 }
@@ -147,95 +128,29 @@ var (
 		Description: "Token verification is unavailable; retry later."}
 )
 
-// caller is the authenticated caller.
-type caller struct {
-	org   store.Organization
-	token op.AccessToken
-	user  store.User // zero for a client acting for itself
-	admin bool
-}
-
-const callerKey = "users.caller"
-
-func (h *Handler) authenticate(c *gin.Context) {
-	ctx := c.Request.Context()
-	scheme, tok, _ := strings.Cut(c.GetHeader("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+// refuse answers a request bearer.Authenticator refused.
+func (h *Handler) refuse(c *gin.Context, f bearer.Failure, cause error) {
+	switch f {
+	case bearer.Unauthenticated:
 		h.fail(c, errUnauthorized, nil)
-		return
-	}
-	at, err := h.cfg.Tokens.VerifyAccessToken(ctx, strings.TrimSpace(tok))
-	if err != nil {
-		if errors.Is(err, op.ErrInvalidToken("")) {
-			h.fail(c, errUnauthorized, nil)
-			return
-		}
-		h.fail(c, errUnavailable, err)
-		return
-	}
-	org, err := h.cfg.Organizations.OrganizationByHandle(ctx, h.cfg.OrgHandle)
-	if err != nil {
-		h.fail(c, errServer, err)
-		return
-	}
-	cl := caller{org: org, token: at}
-	if !at.ClientOnly {
-		u, err := h.cfg.Store.UserByID(ctx, org.ID, at.Subject)
-		if errors.Is(err, store.ErrNotFound) {
-			h.fail(c, errUnauthorized, nil)
-			return
-		}
-		if err != nil {
-			h.fail(c, errServer, err)
-			return
-		}
-		if u.Disabled || u.Locked {
-			h.fail(c, errUnauthorized, nil)
-			return
-		}
-		cl.user = u
-		if strings.EqualFold(u.Username, AdminUsername) && u.Domain == store.DefaultDomain {
-			cl.admin = true
-		} else if cl.admin, err = h.cfg.Store.UserHasRole(ctx, u.ID, AdminRole); err != nil {
-			h.fail(c, errServer, err)
-			return
-		}
-	}
-	c.Set(callerKey, cl)
-	c.Next()
-}
-
-// need checks the token's scope; admin operations also need an administrator (or a client
-// acting for itself), /me operations a user.
-func (h *Handler) need(scope string, admin bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		cl := c.MustGet(callerKey).(caller)
-		if !slices.Contains(cl.token.Scopes, scope) {
-			c.Header("WWW-Authenticate", `Bearer realm="keyflow", error="insufficient_scope", scope="`+scope+`"`)
-			h.fail(c, errForbidden, nil)
-			return
-		}
-		if admin && cl.user.ID != "" && !cl.admin {
-			h.fail(c, errForbidden, nil)
-			return
-		}
-		if !admin && cl.user.ID == "" {
-			h.fail(c, errForbidden, nil)
-			return
-		}
-		c.Next()
+	case bearer.Forbidden:
+		h.fail(c, errForbidden, nil)
+	case bearer.Unavailable:
+		h.fail(c, errUnavailable, cause)
+	default:
+		h.fail(c, errServer, cause)
 	}
 }
 
 // target is the user an operation is about: the caller on /me, else {userId} (which must exist
 // in the organization).
 func (h *Handler) target(c *gin.Context) (store.User, bool) {
-	cl := c.MustGet(callerKey).(caller)
+	cl := bearer.Get(c)
 	id := c.Param("userId")
 	if id == "" {
-		return cl.user, true
+		return cl.User, true
 	}
-	u, err := h.cfg.Store.UserByID(c.Request.Context(), cl.org.ID, id)
+	u, err := h.cfg.Store.UserByID(c.Request.Context(), cl.Org.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		h.fail(c, errUserNotFound, nil)
 		return store.User{}, false
@@ -245,14 +160,6 @@ func (h *Handler) target(c *gin.Context) (store.User, bool) {
 		return store.User{}, false
 	}
 	return u, true
-}
-
-func (h *Handler) actor(c *gin.Context) store.Actor {
-	cl := c.MustGet(callerKey).(caller)
-	if cl.user.ID == "" {
-		return store.Actor{Type: store.ActorApplication, ID: cl.token.ClientID}
-	}
-	return store.Actor{Type: store.ActorUser, ID: cl.user.ID}
 }
 
 // Sessions is the list body: WSO2's UserSessions.
@@ -306,7 +213,7 @@ func (h *Handler) terminateAll(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := h.cfg.Store.TerminateUserSSOSessions(c.Request.Context(), u.ID, h.cfg.Now(), h.actor(c)); err != nil {
+	if _, err := h.cfg.Store.TerminateUserSSOSessions(c.Request.Context(), u.ID, h.cfg.Now(), bearer.Get(c).Actor()); err != nil {
 		h.fail(c, errServer, err)
 		return
 	}
@@ -318,7 +225,7 @@ func (h *Handler) terminateOne(c *gin.Context) {
 	if !ok {
 		return
 	}
-	_, err := h.cfg.Store.TerminateSSOSession(c.Request.Context(), c.Param("sessionId"), u.ID, h.cfg.Now(), h.actor(c))
+	_, err := h.cfg.Store.TerminateSSOSession(c.Request.Context(), c.Param("sessionId"), u.ID, h.cfg.Now(), bearer.Get(c).Actor())
 	if errors.Is(err, store.ErrNotFound) {
 		h.fail(c, errSessionNotFound, nil)
 		return

@@ -67,7 +67,7 @@ func newEnv(t *testing.T) *env {
 			Scopes: []string{users.ScopeSessionView, users.ScopeSessionDelete}},
 		"app": {Subject: "console", ClientID: "console", ClientOnly: true, Scopes: []string{users.ScopeSessionView}},
 	}
-	h, err := users.New(users.Config{Store: e.s, Organizations: e.s, Tokens: toks, Now: func() time.Time { return e.now }})
+	h, err := users.New(users.Config{Store: e.s, Tokens: toks, Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)
 	}

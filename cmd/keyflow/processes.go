@@ -22,10 +22,13 @@ import (
 	"github.com/keyflow/keyflow/api/oauth2"
 	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
 	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/api/oidclogout"
 	"github.com/keyflow/keyflow/api/saml"
 	"github.com/keyflow/keyflow/api/scim"
+	"github.com/keyflow/keyflow/api/secrets"
 	apiusers "github.com/keyflow/keyflow/api/users"
 	"github.com/keyflow/keyflow/flows"
+	"github.com/keyflow/keyflow/flows/backchannel"
 	"github.com/keyflow/keyflow/flows/codec"
 	"github.com/keyflow/keyflow/flows/temporalx"
 	"github.com/keyflow/keyflow/migrations"
@@ -198,6 +201,10 @@ func (p *process) startWorker(sec serverSecrets) error {
 	if err != nil {
 		return err
 	}
+	vault, err := secretVault(p.store, sec)
+	if err != nil {
+		return err
+	}
 	cfg := workers.Config{
 		TaskQueue:      p.cfg.TemporalTaskQueue,
 		Options:        temporalx.WorkerOptions(),
@@ -206,7 +213,7 @@ func (p *process) startWorker(sec serverSecrets) error {
 		ScriptStore:    p.store,
 		CookieKey:      cookieKey,
 		Sessions:       &workers.Sessions{Store: p.store},
-		HTTP: &wfhost.HTTPCaller{Logger: p.log.With("component", "script-http"),
+		HTTP: &wfhost.HTTPCaller{Logger: p.log.With("component", "script-http"), Secrets: vault,
 			AllowedDomains: p.cfg.ScriptHTTPAllowedDomains, AnalyticsReceiver: p.cfg.ScriptAnalyticsURL,
 			ElasticReceiver: p.cfg.ScriptElasticURL, ChoreoTokenEndpoint: p.cfg.ScriptChoreoTokenURL},
 	}
@@ -286,6 +293,7 @@ func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.
 		Keys:                  keys,
 		BaseURL:               p.cfg.BaseURL,
 		AuthorizationEndpoint: p.cfg.BaseURL + authn.PathAuthorize,
+		EndSessionEndpoint:    p.cfg.BaseURL + oidclogout.Path,
 		Logger:                p.log.With("component", "oauth2"),
 	})
 	return h, prov, err
@@ -335,12 +343,41 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("SCIM: %w", err)
 	}
-	sessions, err := apiusers.New(apiusers.Config{Store: p.store, Organizations: p.store, Tokens: prov,
+	sessions, err := apiusers.New(apiusers.Config{Store: p.store, Tokens: prov,
 		Logger: p.log.With("component", "sessions")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("session API: %w", err)
 	}
-	return []api.Routes{oidc, native, idp, users, sessions}, prov, nil
+	logout, err := oidclogout.New(oidclogout.Config{Provider: prov, Sessions: p.store, Pages: pages,
+		Notifier: &backchannel.Starter{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue, Logger: p.log.With("component", "backchannel")},
+		BaseURL:  p.cfg.BaseURL, CookieName: authn.SessionCookie, Logger: p.log.With("component", "logout")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("logout: %w", err)
+	}
+	vault, err := secretVault(p.store, sec)
+	if err != nil {
+		return nil, nil, err
+	}
+	scriptSecrets, err := secrets.New(secrets.Config{Store: p.store, Vault: vault, Tokens: prov, BaseURL: p.cfg.BaseURL,
+		Logger: p.log.With("component", "secrets")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("secret API: %w", err)
+	}
+	return []api.Routes{oidc, native, idp, logout, users, sessions, scriptSecrets}, prov, nil
+}
+
+// secretVault seals the scripts' secrets with a key derived from each encryption key (the first
+// seals), so rotating --encryption-keys rotates them too.
+func secretVault(st *store.Store, sec serverSecrets) (*secrets.Vault, error) {
+	keys := make([]secrets.Key, len(sec.keks))
+	for i, k := range sec.keks {
+		key, err := purposeKey(k, "script-secrets")
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = secrets.Key{ID: k.ID, Key: key}
+	}
+	return secrets.NewVault(st, keys)
 }
 
 func jwtKEKs(sec serverSecrets) []jwtkeys.KEK {

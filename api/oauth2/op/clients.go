@@ -221,7 +221,20 @@ type NewClient struct {
 	RefreshTokenLifetime time.Duration // default store.DefaultRefreshTokenLifetime
 	// SkipConsent: a first-party client whose users are not asked to consent.
 	SkipConsent bool
-	Actor       store.Actor
+	// PostLogoutRedirectURIs (RP-Initiated Logout 1.0 §3.1): absolute, no
+	// fragment, compared exactly.
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI (Back-Channel Logout 1.0 §2.2): absolute http(s)
+	// URL without fragment receiving Logout Tokens; '' for none.
+	// BackchannelLogoutSessionRequired: the tokens must carry sid.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
+	// FrontchannelLogoutURI (Front-Channel Logout 1.0 §2): absolute http(s)
+	// URL without fragment rendered in an iframe at logout; '' for none.
+	// FrontchannelLogoutSessionRequired: it gets iss and sid parameters.
+	FrontchannelLogoutURI             string
+	FrontchannelLogoutSessionRequired bool
+	Actor                             store.Actor
 }
 
 // CreateClient validates and stores a client. For a confidential client it
@@ -272,6 +285,10 @@ func (p *Provider) CreateClient(ctx context.Context, nc NewClient) (store.OAuth2
 			ResponseTypes: nc.ResponseTypes, PKCERequired: nc.PKCERequired, PKCEAllowPlain: nc.PKCEAllowPlain,
 			IDTokenSigningAlg: nc.IDTokenSigningAlg, IDTokenLifetime: nc.IDTokenLifetime,
 			RefreshTokenLifetime: nc.RefreshTokenLifetime, SkipConsent: nc.SkipConsent,
+			PostLogoutRedirectURIs: nc.PostLogoutRedirectURIs, BackchannelLogoutURI: nc.BackchannelLogoutURI,
+			BackchannelLogoutSessionRequired:  nc.BackchannelLogoutSessionRequired,
+			FrontchannelLogoutURI:             nc.FrontchannelLogoutURI,
+			FrontchannelLogoutSessionRequired: nc.FrontchannelLogoutSessionRequired,
 		},
 		Actor: nc.Actor,
 	})
@@ -305,6 +322,9 @@ func (p *Provider) validateClient(nc NewClient) error {
 		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(r, "#") || unsafeScheme(u.Scheme) {
 			return ErrInvalidRequest("redirect URI %q must be absolute and without fragment (RFC 6749 §3.1.2)", r)
 		}
+	}
+	if err := validateLogoutMetadata(nc); err != nil {
+		return err
 	}
 	for _, rt := range nc.ResponseTypes {
 		need, ok := responseTypeGrant(rt)

@@ -56,6 +56,9 @@ type Store interface {
 	// RevokeOAuth2Grant revokes a grant and its tokens, returning the
 	// revoked JWT ids.
 	RevokeOAuth2Grant(ctx context.Context, grantID string) ([]store.RevokedJTI, error)
+	// RevokeOAuth2SessionGrants revokes the grants made in an SSO session
+	// (except offline_access ones), returning the revoked JWT ids.
+	RevokeOAuth2SessionGrants(ctx context.Context, sessionID string) ([]store.RevokedJTI, error)
 }
 
 // Keys signs and verifies JWTs (a *jwtkeys.Manager).
