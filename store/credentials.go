@@ -104,9 +104,11 @@ func (q *queries) TOTPCredential(ctx context.Context, userID string) (TOTPCreden
 }
 
 // ConfirmTOTP marks the user's pending TOTP credential confirmed, recording
-// step (the time step of the code that proved possession) as used. It
-// returns ErrNotFound when the user has no pending credential.
-func (q *queries) ConfirmTOTP(ctx context.Context, userID string, step int64, actor Actor) error {
+// step (the time step of the code that proved possession) as used. The
+// credential must still hold ciphertext, the secret the code was checked
+// against: a secret replaced meanwhile by another enrolment is not
+// confirmed. It returns ErrNotFound when there is no such pending credential.
+func (q *queries) ConfirmTOTP(ctx context.Context, userID string, ciphertext []byte, step int64, actor Actor) error {
 	const what = "store: confirm totp"
 	if step < 0 {
 		return fmt.Errorf("%s: negative time step", what)
@@ -118,7 +120,7 @@ func (q *queries) ConfirmTOTP(ctx context.Context, userID string, step int64, ac
 		}
 		tag, err := q.db.Exec(ctx, `
 			UPDATE totp_credentials SET confirmed_at = now(), last_used_step = $2
-			WHERE user_id = $1 AND confirmed_at IS NULL`, userID, step)
+			WHERE user_id = $1 AND confirmed_at IS NULL AND secret_ciphertext = $3`, userID, step, ciphertext)
 		if err != nil {
 			return mapErr(what, err)
 		}

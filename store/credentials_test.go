@@ -201,10 +201,14 @@ func TestTOTPCredential(t *testing.T) {
 	if ok, err := s.UseTOTPStep(ctx, u.ID, 100); ok || err != nil {
 		t.Fatalf("unconfirmed credential accepted a code: %v %v", ok, err)
 	}
-	if err := s.ConfirmTOTP(ctx, u.ID, 100, store.Actor{}); err != nil {
+	// A secret other than the stored one (replaced by another enrolment) is not confirmed.
+	if err := s.ConfirmTOTP(ctx, u.ID, bytes.Repeat([]byte{8}, 48), 100, store.Actor{}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("confirm with another secret: %v, want ErrNotFound", err)
+	}
+	if err := s.ConfirmTOTP(ctx, u.ID, ct, 100, store.Actor{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ConfirmTOTP(ctx, u.ID, 101, store.Actor{}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.ConfirmTOTP(ctx, u.ID, ct, 101, store.Actor{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second confirm: %v, want ErrNotFound", err)
 	}
 	steps := []struct {

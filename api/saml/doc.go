@@ -36,6 +36,7 @@
 // (store.SAMLSigningKey), generated on first use and sealed with the configured KEK.
 //
 // crewjam/saml provides the protocol pieces (parsing, signature verification, the XML
-// schema types, XML-Enc); goxmldsig signs. Single logout, the Artifact binding and
-// WS-Federation are not served yet (slo.go holds the first LogoutRequest parsing).
+// schema types, XML-Enc); goxmldsig signs. Single logout and the Artifact binding are not
+// served yet (slo.go holds the first LogoutRequest parsing). WS-Federation is api/wsfed's; it
+// signs with this package's per-tenant key (Handler.SigningKey).
 package saml

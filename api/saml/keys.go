@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"sync"
 	"time"
 
@@ -183,4 +184,19 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 		return nil, fmt.Errorf("saml: %w", err)
 	}
 	return cipher.NewGCM(block)
+}
+
+// SigningKey returns the signing key and certificate of organization orgID (tenant domain
+// tenantDomain), generating them on first use like the SAML endpoints do. It lets other
+// front-ends that sign with the IdP's key (WS-Federation) share this handler's keys and cache.
+func (h *Handler) SigningKey(ctx context.Context, orgID, tenantDomain string) (*rsa.PrivateKey, *x509.Certificate, error) {
+	t := tenant{domain: tenantDomain}
+	if tenantDomain != h.cfg.DefaultTenant {
+		t.prefix = "/t/" + url.PathEscape(tenantDomain)
+	}
+	sk, err := h.keys.get(ctx, orgID, h.entityID(t))
+	if err != nil {
+		return nil, nil, err
+	}
+	return sk.key, sk.cert, nil
 }

@@ -53,3 +53,17 @@ func TestKeysGeneratedOnFirstUse(t *testing.T) {
 		t.Error("key sealed with an unconfigured KEK id loaded")
 	}
 }
+
+// TestSigningKeyShared: SigningKey hands other front-ends (WS-Federation) the key the IdP signs
+// with; an unknown organization gets none.
+func TestSigningKeyShared(t *testing.T) {
+	e := newEnv(t)
+	key, cert := readKeyPair(t, "idp")
+	gotKey, gotCert, err := e.h.SigningKey(t.Context(), e.org.ID, e.org.Handle)
+	if err != nil || !gotKey.Equal(key) || !gotCert.Equal(cert) {
+		t.Errorf("SigningKey = %v, %v, %v; want the IdP's key", gotKey != nil, gotCert != nil, err)
+	}
+	if _, _, err := e.h.SigningKey(t.Context(), "6f1d3c0a-0000-4000-8000-000000000000", "nowhere"); err == nil {
+		t.Error("a key for an unknown organization")
+	}
+}

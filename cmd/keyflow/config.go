@@ -70,6 +70,9 @@ type Config struct {
 	// TOTPEnrollInFlow lets users without a TOTP credential enrol in the totp step of a login.
 	TOTPEnrollInFlow bool
 
+	// EmailTemplates is a YAML file of the scripts' sendEmail templates.
+	EmailTemplates string
+
 	// ScriptHTTPAllowedDomains limits the hosts scripts' httpGet/httpPost may call (empty: any).
 	ScriptHTTPAllowedDomains []string
 	// ScriptAnalyticsURL, ScriptElasticURL and ScriptChoreoTokenURL serve callAnalytics,
@@ -143,6 +146,7 @@ func (c *Config) settings() []setting {
 		{flag: "sms-content-type", usage: "content type of the SMS provider request", bind: str(&c.SMSContentType, "application/json")},
 		{flag: "admin-password", usage: "password of the bootstrap admin user; empty: generated on first start and written to the data dir", secret: true, bind: str(&c.AdminPassword, "")},
 		{flag: "totp-enroll-in-flow", usage: "users without TOTP enrol (QR code) in a login's totp step; scripts may override with enrolUserInAuthenticationFlow", bind: func(fs *pflag.FlagSet, n, u string) { fs.BoolVar(&c.TOTPEnrollInFlow, n, false, u) }},
+		{flag: "email-templates", usage: "YAML file of sendEmail templates: <templateId>: {subject: …, body: …} with {{placeholders}}", bind: str(&c.EmailTemplates, "")},
 		{flag: "script-http-allowed-domains", usage: "comma-separated domains scripts' httpGet/httpPost may call (and their subdomains); empty: any", bind: func(fs *pflag.FlagSet, n, u string) { fs.StringSliceVar(&c.ScriptHTTPAllowedDomains, n, nil, u) }},
 		{flag: "script-analytics-url", usage: "base URL of the receiver of scripts' callAnalytics; empty: callAnalytics fails", bind: str(&c.ScriptAnalyticsURL, "")},
 		{flag: "script-elastic-url", usage: "base URL of the Elasticsearch of scripts' callElastic; empty: callElastic fails", bind: str(&c.ScriptElasticURL, "")},

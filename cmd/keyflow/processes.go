@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"gopkg.in/yaml.v3"
 
 	"github.com/keyflow/keyflow/api"
 	"github.com/keyflow/keyflow/api/authn"
@@ -27,6 +28,7 @@ import (
 	"github.com/keyflow/keyflow/api/scim"
 	"github.com/keyflow/keyflow/api/secrets"
 	apiusers "github.com/keyflow/keyflow/api/users"
+	"github.com/keyflow/keyflow/api/wsfed"
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/flows/backchannel"
 	"github.com/keyflow/keyflow/flows/codec"
@@ -224,6 +226,9 @@ func (p *process) startWorker(sec serverSecrets) error {
 	if mailer != nil {
 		cfg.Mail = mailer
 	}
+	if cfg.EmailTemplates, err = loadEmailTemplates(p.cfg.EmailTemplates); err != nil {
+		return err
+	}
 	w, err := workers.New(p.temporal, cfg)
 	if err != nil {
 		return err
@@ -320,8 +325,13 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("SAML: %w", err)
 	}
+	sts, err := wsfed.New(wsfed.Config{Store: p.store, Keys: idp, Logins: late, BaseURL: p.cfg.BaseURL,
+		Logger: p.log.With("component", "wsfed")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("WS-Federation: %w", err)
+	}
 	native, err := authn.New(authn.Config{
-		Completers:         map[string]authn.Completer{saml.ProtocolSAML: idp},
+		Completers:         map[string]authn.Completer{saml.ProtocolSAML: idp, wsfed.ProtocolWSFed: sts},
 		UI:                 pages,
 		Applications:       p.store,
 		Provider:           prov,
@@ -363,7 +373,7 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("secret API: %w", err)
 	}
-	return []api.Routes{oidc, native, idp, logout, users, sessions, scriptSecrets}, prov, nil
+	return []api.Routes{oidc, native, idp, sts, logout, users, sessions, scriptSecrets}, prov, nil
 }
 
 // secretVault seals the scripts' secrets with a key derived from each encryption key (the first
@@ -528,4 +538,33 @@ func migrate(ctx context.Context, cfg *Config, out io.Writer) error {
 	}
 	_, err = fmt.Fprintf(out, "database schema at version %d\n", v)
 	return err
+}
+
+// loadEmailTemplates reads the --email-templates file (nil when none is configured).
+func loadEmailTemplates(path string) (map[string]wfhost.EmailTemplate, error) {
+	if path == "" {
+		return nil, nil
+	}
+	bad := func(problem string) error {
+		return &ConfigError{Setting: "--email-templates / KEYFLOW_EMAIL_TEMPLATES", Problem: problem}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, bad(err.Error())
+	}
+	var raw map[string]struct {
+		Subject string `yaml:"subject"`
+		Body    string `yaml:"body"`
+	}
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, bad(fmt.Sprintf("%s is not valid YAML: %v", path, err))
+	}
+	out := make(map[string]wfhost.EmailTemplate, len(raw))
+	for id, t := range raw {
+		if id == "" || t.Subject == "" || t.Body == "" {
+			return nil, bad(fmt.Sprintf("template %q in %s needs a subject and a body", id, path))
+		}
+		out[id] = wfhost.EmailTemplate{Subject: t.Subject, Body: t.Body}
+	}
+	return out, nil
 }

@@ -95,9 +95,9 @@ func (a *Authenticator) ConfirmEnrollment(ctx context.Context, userID, token str
 	if !ok {
 		return false, nil
 	}
-	err = a.deps.Credentials.ConfirmTOTP(ctx, userID, step, store.Actor{Type: store.ActorUser, ID: userID})
+	err = a.deps.Credentials.ConfirmTOTP(ctx, userID, c.SecretCiphertext, step, store.Actor{Type: store.ActorUser, ID: userID})
 	if errors.Is(err, store.ErrNotFound) {
-		return false, ErrNoPendingEnrollment // confirmed concurrently
+		return false, ErrNoPendingEnrollment // confirmed or replaced concurrently
 	}
 	if err != nil {
 		return false, fmt.Errorf("totp: confirm: %w", err)

@@ -91,7 +91,7 @@ type Credentials interface {
 	// PutTOTPSecret stores a pending (unconfirmed) encrypted secret, replacing any credential.
 	PutTOTPSecret(ctx context.Context, userID string, ciphertext []byte, keyID string, actor store.Actor) error
 	// ConfirmTOTP confirms the pending credential, marking step used.
-	ConfirmTOTP(ctx context.Context, userID string, step int64, actor store.Actor) error
+	ConfirmTOTP(ctx context.Context, userID string, ciphertext []byte, step int64, actor store.Actor) error
 	// UseTOTPStep marks step used, reporting false if it or a later step already was.
 	UseTOTPStep(ctx context.Context, userID string, step int64) (bool, error)
 }

@@ -1,0 +1,34 @@
+// Package wsfed is Keyflow's WS-Federation 1.2 passive requestor profile (WSO2's Passive STS) at
+// the HTTP edge. Like api/saml it is thin: it validates the request, starts the login workflow
+// through api/authn's browser login pages, and posts the signed token when the login ends.
+//
+// Served (Handler.Register), also under /t/{tenant}:
+//
+//	GET|POST /passivests   wa=wsignin1.0 (wtrealm, wreply, wctx, wfresh), wa=wsignout1.0 and
+//	                       wa=wsignoutcleanup1.0 (wreply, wtrealm)
+//	GET /passivests/FederationMetadata/2007-06/FederationMetadata.xml
+//	                       signed metadata: fed:SecurityTokenServiceType with the token
+//	                       signing certificate and the passive requestor endpoint
+//
+// How a sign-in flows:
+//
+//	wsignin1.0 ─► size caps, single-valued UTF-8 parameters ─► the relying party by wtrealm
+//	  (store.WSFedRelyingParty; unknown → 400) ─► wreply equal to a registered reply URL
+//	  (absent → the default reply; unregistered → 400, never a redirect)
+//	─► BrowserLogins.BeginBrowserLogin(flows.LoginInput{Protocol "wsfed", ClientID ← realm,
+//	   ForceAuth ← wfresh=0, MaxAge ← wfresh minutes}, loginState)
+//	… the login pages (api/authn) …
+//	─► Handler.CompleteLogin (authn.Completer): a SAML 1.1 assertion (or SAML 2.0, per relying
+//	   party) — audience = realm, NotBefore/NotOnOrAfter, the mapped claims (the login's and the
+//	   local user's stored claims), the authentication statement — signed enveloped (exclusive
+//	   C14N, RSA-SHA256) with the tenant's SAML key, in a WS-Trust 2005/02
+//	   RequestSecurityTokenResponse, auto-posted as wresult with wa=wsignin1.0 and wctx.
+//
+// Sign-out ends the browser's SSO session (the commonAuthId cookie of api/authn), clears the
+// cookie and redirects to wreply when a relying party registers it, else shows a signed-out
+// page. Other relying parties of the session are not notified (no wsignoutcleanup1.0 fan-out).
+//
+// Tokens and metadata are signed with the key api/saml keeps per tenant (Keys, implemented by
+// *saml.Handler), so both protocols publish one certificate. The issuer of tokens and the
+// metadata's entityID is the tenant's passive STS URL.
+package wsfed
