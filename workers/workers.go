@@ -11,6 +11,7 @@ import (
 	"github.com/keyflow/keyflow/connectors/password"
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/flows/backchannel"
+	"github.com/keyflow/keyflow/flows/maintenance"
 	"github.com/keyflow/keyflow/scripting"
 	"github.com/keyflow/keyflow/scripting/wfhost"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	// Sessions is the SSO session store behind getUserSessions and terminateUserSession; nil
 	// makes them return null/false.
 	Sessions scripting.Sessions
+	// Maintenance, when set, registers the housekeeping workflow (start it with
+	// maintenance.Ensure once the worker runs).
+	Maintenance *maintenance.Activities
 }
 
 // New returns a worker for cfg.TaskQueue with every Keyflow workflow and activity registered.
@@ -71,6 +75,9 @@ func New(c client.Client, cfg Config) (worker.Worker, error) {
 		return nil, err
 	}
 	acts.Register(w)
+	if cfg.Maintenance != nil {
+		cfg.Maintenance.Register(w)
+	}
 	// Back-channel logout notifications (api/oidclogout starts them).
 	backchannel.NewFlow(backchannel.Config{}).Register(w)
 	(&backchannel.Activities{}).Register(w)

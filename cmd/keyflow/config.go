@@ -81,6 +81,11 @@ type Config struct {
 	ScriptElasticURL     string
 	ScriptChoreoTokenURL string
 
+	// MaintenanceInterval is how often expired tokens and sessions are deleted;
+	// SigningKeyRotation how long a signing key signs before it is rotated (0: never).
+	MaintenanceInterval time.Duration
+	SigningKeyRotation  time.Duration
+
 	// SessionIdleTimeout and SessionLifetime bound SSO sessions.
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
@@ -151,6 +156,8 @@ func (c *Config) settings() []setting {
 		{flag: "script-analytics-url", usage: "base URL of the receiver of scripts' callAnalytics; empty: callAnalytics fails", bind: str(&c.ScriptAnalyticsURL, "")},
 		{flag: "script-elastic-url", usage: "base URL of the Elasticsearch of scripts' callElastic; empty: callElastic fails", bind: str(&c.ScriptElasticURL, "")},
 		{flag: "script-choreo-token-url", usage: "token endpoint of scripts' callChoreo when the script names none", bind: str(&c.ScriptChoreoTokenURL, "")},
+		{flag: "maintenance-interval", usage: "how often expired tokens, codes and SSO sessions are deleted", bind: dur(&c.MaintenanceInterval, 15*time.Minute)},
+		{flag: "signing-key-rotation", usage: "a token signing key is rotated after signing this long (0: never)", bind: dur(&c.SigningKeyRotation, 90*24*time.Hour)},
 		{flag: "session-idle-timeout", usage: "an SSO session unused this long ends", bind: dur(&c.SessionIdleTimeout, 30*time.Minute)},
 		{flag: "session-lifetime", usage: "an SSO session ends this long after the login that started it", bind: dur(&c.SessionLifetime, 10*time.Hour)},
 		{flag: "log-format", usage: "log format: text or json", bind: str(&c.LogFormat, "text")},
@@ -335,6 +342,12 @@ func (c *Config) validate() error {
 		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
 			return bad(u.flag, "must be an absolute http(s) URL")
 		}
+	}
+	if c.MaintenanceInterval < time.Minute {
+		return bad("maintenance-interval", "must be at least 1m")
+	}
+	if c.SigningKeyRotation < 0 || (c.SigningKeyRotation > 0 && c.SigningKeyRotation < time.Hour) {
+		return bad("signing-key-rotation", "must be 0 (never) or at least 1h")
 	}
 	if c.SessionIdleTimeout <= 0 {
 		return bad("session-idle-timeout", "must be positive")

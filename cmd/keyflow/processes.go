@@ -32,6 +32,7 @@ import (
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/flows/backchannel"
 	"github.com/keyflow/keyflow/flows/codec"
+	"github.com/keyflow/keyflow/flows/maintenance"
 	"github.com/keyflow/keyflow/flows/temporalx"
 	"github.com/keyflow/keyflow/migrations"
 	"github.com/keyflow/keyflow/scripting/wfhost"
@@ -191,7 +192,7 @@ func (p *process) dialTemporal(ctx context.Context, embedded bool) error {
 }
 
 // startWorker registers Keyflow's workflows on the task queue and starts polling.
-func (p *process) startWorker(sec serverSecrets) error {
+func (p *process) startWorker(ctx context.Context, sec serverSecrets) error {
 	// Process-wide: bounds the memory of cached open logins (≈50–70 KB each).
 	worker.SetStickyWorkflowCacheSize(temporalx.StickyWorkflowCacheSize)
 	reg, err := p.authenticators(sec)
@@ -229,12 +230,23 @@ func (p *process) startWorker(sec serverSecrets) error {
 	if cfg.EmailTemplates, err = loadEmailTemplates(p.cfg.EmailTemplates); err != nil {
 		return err
 	}
+	keys, err := jwtkeys.New(ctx, jwtkeys.Config{Store: p.store, KEKs: jwtKEKs(sec), Logger: p.log.With("component", "jwtkeys")})
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	cfg.Maintenance = &maintenance.Activities{Store: p.store, Keys: keys}
 	w, err := workers.New(p.temporal, cfg)
 	if err != nil {
 		return err
 	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
+	}
+	if err := maintenance.Ensure(ctx, p.temporal, p.cfg.TemporalTaskQueue, maintenance.Params{
+		Interval: p.cfg.MaintenanceInterval, Grace: maintenance.DefaultGrace, KeyRotation: p.cfg.SigningKeyRotation,
+	}, p.log); err != nil {
+		w.Stop()
+		return err
 	}
 	p.onStop(func(context.Context) { w.Stop() })
 	return nil
@@ -471,7 +483,7 @@ func serve(ctx context.Context, cfg *Config, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := p.startWorker(sec); err != nil {
+	if err := p.startWorker(ctx, sec); err != nil {
 		return err
 	}
 	routes, prov, err := p.frontEnds(ctx, sec)
@@ -495,7 +507,7 @@ func apiOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
 
 func workerOnly(ctx context.Context, cfg *Config, _ io.Writer) error {
 	return runExternal(ctx, cfg, false, func(p *process, sec serverSecrets) ([]api.Routes, error) {
-		return nil, p.startWorker(sec)
+		return nil, p.startWorker(ctx, sec)
 	})
 }
 
