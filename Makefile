@@ -8,7 +8,7 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ERRORLINT     := codeberg.org/polyfloyd/go-errorlint@v1.9.1
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 
-.PHONY: run build deps test test-go lint bench clean
+.PHONY: run build deps test test-go test-cluster lint bench clean
 
 ## run: set up a fresh machine, build, and run the whole server on http://localhost:8080
 run: deps build
@@ -29,6 +29,11 @@ test-go:
 
 lint:
 	@scripts/lint.sh
+
+## test-cluster: the multi-process cluster and fault test alone (2 api + 2 worker processes,
+## 400 logins, a worker SIGKILLed, an api killed; `make test` runs it too)
+test-cluster: deps
+	$(GO) test -race -count=1 -run 'TestClusterFaults|TestDurability' -v ./cmd/keyflow
 
 ## bench: measured speed (cold start to ready, idle RSS, …) in one run
 bench: deps build

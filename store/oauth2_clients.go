@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -74,8 +75,25 @@ type OAuth2Client struct {
 	// none); FrontchannelLogoutSessionRequired adds iss and sid to it.
 	FrontchannelLogoutURI             string
 	FrontchannelLogoutSessionRequired bool
-	CreatedAt                         time.Time
-	UpdatedAt                         time.Time
+	// TokenEndpointAuthMethod is the token_endpoint_auth_method (RFC 7591
+	// §2); '' means the secret methods for a confidential client and none
+	// for a public one. A private_key_jwt client may have no secret hash.
+	TokenEndpointAuthMethod string
+	// TokenEndpointAuthSigningAlg is the only algorithm accepted for client
+	// assertions; '' accepts any the provider allows.
+	TokenEndpointAuthSigningAlg string
+	// JWKS is the client's inline JWK set (JSON) and JWKSURI where to fetch
+	// it; at most one is set. They verify private_key_jwt assertions.
+	JWKS    []byte
+	JWKSURI string
+	// SecretSealed is the secret sealed by the caller, for client_secret_jwt
+	// (verifying an HMAC needs the secret itself); nil otherwise.
+	SecretSealed []byte
+	// JWTBearerIssuers are the issuers whose assertions the client may
+	// exchange with the JWT bearer grant (RFC 7523 §2.1).
+	JWTBearerIssuers []JWTBearerIssuer
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // NewOAuth2Client is the input of CreateOAuth2Client. CreatedAt and
@@ -90,7 +108,8 @@ const oauth2ClientColumns = `client_id, org_id, name, coalesce(secret_hash, ''),
 	scopes, audiences, token_format, access_token_lifetime_seconds, signing_alg, response_types, pkce_required,
 	pkce_allow_plain, id_token_signing_alg, id_token_lifetime_seconds, refresh_token_lifetime_seconds, skip_consent,
 	post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri,
-	frontchannel_logout_session_required, created_at, updated_at`
+	frontchannel_logout_session_required, token_endpoint_auth_method, token_endpoint_auth_signing_alg, jwks,
+	jwks_uri, secret_sealed, jwt_bearer_issuers, created_at, updated_at`
 
 func scanOAuth2Client(row pgx.Row) (OAuth2Client, error) {
 	var (
@@ -101,7 +120,8 @@ func scanOAuth2Client(row pgx.Row) (OAuth2Client, error) {
 		&c.Scopes, &c.Audiences, &c.TokenFormat, &lifetime, &c.SigningAlg, &c.ResponseTypes, &c.PKCERequired,
 		&c.PKCEAllowPlain, &c.IDTokenSigningAlg, &idt, &refresh, &c.SkipConsent, &c.PostLogoutRedirectURIs,
 		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.FrontchannelLogoutURI,
-		&c.FrontchannelLogoutSessionRequired, &c.CreatedAt, &c.UpdatedAt)
+		&c.FrontchannelLogoutSessionRequired, &c.TokenEndpointAuthMethod, &c.TokenEndpointAuthSigningAlg, &c.JWKS,
+		&c.JWKSURI, &c.SecretSealed, &c.JWTBearerIssuers, &c.CreatedAt, &c.UpdatedAt)
 	c.AccessTokenLifetime = time.Duration(lifetime) * time.Second
 	c.IDTokenLifetime = time.Duration(idt) * time.Second
 	c.RefreshTokenLifetime = time.Duration(refresh) * time.Second
@@ -135,15 +155,18 @@ func (q *queries) CreateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (O
 				scopes, audiences, token_format, access_token_lifetime_seconds, signing_alg, response_types, pkce_required,
 				pkce_allow_plain, id_token_signing_alg, id_token_lifetime_seconds, refresh_token_lifetime_seconds, skip_consent,
 				post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri,
-				frontchannel_logout_session_required)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+				frontchannel_logout_session_required, token_endpoint_auth_method, token_endpoint_auth_signing_alg, jwks,
+				jwks_uri, secret_sealed, jwt_bearer_issuers)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
+				$25, $26, $27, $28, $29, $30)
 			RETURNING `+oauth2ClientColumns,
 			c.ClientID, c.OrgID, c.Name, nullIfEmpty(c.SecretHash), c.Public, oauth2List(c.GrantTypes), oauth2List(c.RedirectURIs),
 			oauth2List(c.Scopes), oauth2List(c.Audiences), c.TokenFormat, int64(c.AccessTokenLifetime/time.Second), c.SigningAlg,
 			oauth2List(c.ResponseTypes), c.PKCERequired, c.PKCEAllowPlain, c.IDTokenSigningAlg,
 			int64(c.IDTokenLifetime/time.Second), int64(c.RefreshTokenLifetime/time.Second), c.SkipConsent,
 			oauth2List(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
-			c.FrontchannelLogoutURI, c.FrontchannelLogoutSessionRequired))
+			c.FrontchannelLogoutURI, c.FrontchannelLogoutSessionRequired, c.TokenEndpointAuthMethod,
+			c.TokenEndpointAuthSigningAlg, jsonbOrNull(c.JWKS), c.JWKSURI, c.SecretSealed, jwtBearerIssuers(c.JWTBearerIssuers)))
 		if isForeignKeyViolation(err) {
 			return fmt.Errorf("store: create oauth2 client: organization %s: %w", c.OrgID, ErrNotFound)
 		}
@@ -167,6 +190,11 @@ func (q *queries) CreateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (O
 				"backchannelLogoutSessionRequired":  out.BackchannelLogoutSessionRequired,
 				"frontchannelLogoutUri":             out.FrontchannelLogoutURI,
 				"frontchannelLogoutSessionRequired": out.FrontchannelLogoutSessionRequired,
+				"tokenEndpointAuthMethod":           out.TokenEndpointAuthMethod,
+				"tokenEndpointAuthSigningAlg":       out.TokenEndpointAuthSigningAlg,
+				"jwksUri":                           out.JWKSURI,
+				"hasJwks":                           len(out.JWKS) > 0,
+				"jwtBearerIssuers":                  out.JWTBearerIssuers,
 			},
 		})
 	})
@@ -196,8 +224,25 @@ func validateOAuth2Client(c OAuth2Client) error {
 	switch {
 	case !utf8.ValidString(c.Name) || utf8.RuneCountInString(c.Name) > 255:
 		return fmt.Errorf("client name: invalid or longer than 255 characters")
-	case c.Public != (c.SecretHash == ""):
-		return fmt.Errorf("client %s: a secret hash is required exactly for confidential clients", c.ClientID)
+	case c.Public && c.SecretHash != "",
+		!c.Public && c.SecretHash == "" && c.TokenEndpointAuthMethod != oauth2PrivateKeyJWT:
+		return fmt.Errorf("client %s: a secret hash is required exactly for confidential clients (but private_key_jwt ones)", c.ClientID)
+	case !slices.Contains(oauth2AuthMethods, c.TokenEndpointAuthMethod):
+		return fmt.Errorf("client %s: unknown token endpoint auth method %q", c.ClientID, c.TokenEndpointAuthMethod)
+	case len(c.JWKS) > 0 && c.JWKSURI != "":
+		return fmt.Errorf("client %s: jwks and jwks_uri are exclusive", c.ClientID)
+	case len(c.JWKS) > 0 && !json.Valid(c.JWKS):
+		return fmt.Errorf("client %s: jwks is not JSON", c.ClientID)
+	case len(c.JWKSURI) > 2048 || len(c.TokenEndpointAuthSigningAlg) > 16:
+		return fmt.Errorf("client %s: jwks_uri or assertion algorithm too long", c.ClientID)
+	}
+	for _, i := range c.JWTBearerIssuers {
+		if i.Issuer == "" || (len(i.JWKS) == 0) == (i.JWKSURI == "") ||
+			(i.SubjectType != SubjectUsername && i.SubjectType != SubjectUserID) {
+			return fmt.Errorf("client %s: JWT bearer issuer %q needs exactly one of jwks and jwks_uri, and a subject type", c.ClientID, i.Issuer)
+		}
+	}
+	switch {
 	case c.TokenFormat != TokenFormatJWT && c.TokenFormat != TokenFormatOpaque:
 		return fmt.Errorf("client %s: unknown token format %q", c.ClientID, c.TokenFormat)
 	case !slices.Contains([]string{"ES256", "RS256", "EdDSA"}, c.SigningAlg):
@@ -222,6 +267,47 @@ func validateOAuth2Client(c OAuth2Client) error {
 		}
 	}
 	return nil
+}
+
+// oauth2PrivateKeyJWT and oauth2AuthMethods are the token endpoint
+// authentication methods the schema accepts (the empty string is the
+// default).
+const oauth2PrivateKeyJWT = "private_key_jwt"
+
+var oauth2AuthMethods = []string{"", "client_secret_basic", "client_secret_post", "client_secret_jwt", oauth2PrivateKeyJWT, "none"}
+
+// JWTBearerIssuer is an issuer trusted for the JWT bearer grant: its keys
+// (an inline JWK set or where to fetch it) and how its sub names a local
+// user.
+type JWTBearerIssuer struct {
+	Issuer  string          `json:"issuer"`
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
+	// SubjectType is SubjectUsername or SubjectUserID.
+	SubjectType string `json:"subject_type"`
+}
+
+// SubjectType values of JWTBearerIssuer: sub is a username of the client's
+// organization (primary user store, or DOMAIN/username), or a user id.
+const (
+	SubjectUsername = "username"
+	SubjectUserID   = "id"
+)
+
+// jwtBearerIssuers makes a nil list an empty array (the column is NOT NULL).
+func jwtBearerIssuers(l []JWTBearerIssuer) []JWTBearerIssuer {
+	if l == nil {
+		return []JWTBearerIssuer{}
+	}
+	return l
+}
+
+// jsonbOrNull stores an empty document as NULL.
+func jsonbOrNull(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
 }
 
 // oauth2List makes a nil slice an empty array, since the columns are NOT NULL.

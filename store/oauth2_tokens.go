@@ -147,7 +147,8 @@ func (q *queries) RevokedOAuth2JTIs(ctx context.Context, since time.Time) ([]Rev
 }
 
 // DeleteExpiredOAuth2Tokens deletes opaque tokens, revoked-JWT records,
-// grants and authorization codes that expired before before, returning how many rows went. Run it
+// grants, authorization codes, used client-assertion jtis and device codes
+// that expired before before, returning how many rows went. Run it
 // periodically; nothing else removes them.
 func (q *queries) DeleteExpiredOAuth2Tokens(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
@@ -169,7 +170,16 @@ func (q *queries) DeleteExpiredOAuth2Tokens(ctx context.Context, before time.Tim
 		if err != nil {
 			return mapErr("store: delete expired oauth2 codes", err)
 		}
-		n = t1.RowsAffected() + t2.RowsAffected() + t3.RowsAffected() + t4.RowsAffected()
+		t5, err := q.db.Exec(ctx, `DELETE FROM oauth2_assertion_jtis WHERE expires_at < $1`, before)
+		if err != nil {
+			return mapErr("store: delete expired oauth2 assertion jtis", err)
+		}
+		t6, err := q.db.Exec(ctx, `DELETE FROM oauth2_device_codes WHERE expires_at < $1`, before)
+		if err != nil {
+			return mapErr("store: delete expired oauth2 device codes", err)
+		}
+		n = t1.RowsAffected() + t2.RowsAffected() + t3.RowsAffected() + t4.RowsAffected() + t5.RowsAffected() +
+			t6.RowsAffected()
 		return nil
 	})
 	return n, err

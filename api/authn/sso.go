@@ -140,11 +140,12 @@ func (h *Handler) addParticipant(ctx context.Context, id string, p store.SSOPart
 }
 
 // sessionCookie is the SSO cookie: a browser-session cookie (the server enforces the lifetimes),
-// HttpOnly, and on https SameSite=None so that SAML POST-binding requests from other sites carry
-// it; over plain http (development) browsers refuse SameSite=None without Secure, so Lax.
+// HttpOnly, and SameSite=None; Secure so that SAML POST-binding requests and form posts from other
+// sites carry it. Browsers accept Secure cookies over https and from http://localhost (a secure
+// context); on other plain-http hosts they would drop a Secure cookie, so there it is Lax.
 func (h *Handler) sessionCookie(token string) *http.Cookie {
 	ck := &http.Cookie{Name: SessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
-	if h.base.Scheme == "https" {
+	if h.base.Scheme == "https" || h.base.Hostname() == "localhost" {
 		ck.Secure, ck.SameSite = true, http.SameSiteNoneMode
 	}
 	return ck

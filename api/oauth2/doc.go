@@ -9,7 +9,10 @@
 //	GET  /.well-known/oauth-authorization-server          RFC 8414 (same document)
 //	GET  /oauth2/jwks                                     RFC 7517 key set: next, current and previous keys
 //	POST /oauth2/token                                    RFC 6749 client_credentials, authorization_code
-//	                                                      (PKCE), refresh_token (rotation)
+//	                                                      (PKCE), refresh_token (rotation), password,
+//	                                                      RFC 7523 jwt-bearer, RFC 8693 token-exchange,
+//	                                                      RFC 8628 device_code
+//	POST /oauth2/device_authorize                         RFC 8628, when Config.DeviceVerificationURI is set
 //	POST /oauth2/introspect                               RFC 7662
 //	POST /oauth2/revoke                                   RFC 7009
 //	GET|POST /oauth2/userinfo                             OpenID Connect Core §5.3, bearer token
@@ -31,8 +34,11 @@
 //
 // Requests: POST bodies must be application/x-www-form-urlencoded, at most
 // 64 KiB, with no parameter repeated (RFC 6749 §3.2); client credentials
-// come from HTTP Basic (form-urlencoded id and secret, RFC 6749 §2.3.1) or
-// from client_id/client_secret in the body, never both. Responses carrying
+// come from HTTP Basic (form-urlencoded id and secret, RFC 6749 §2.3.1),
+// from client_id/client_secret in the body, or from a client_assertion (RFC
+// 7523 §2.2: private_key_jwt, client_secret_jwt), never more than one.
+// Parameters cannot repeat, so token exchange takes one audience and one
+// resource. Responses carrying
 // tokens are Cache-Control: no-store. Errors are rendered by writeError from
 // op.ToError: {"error","error_description"} with the RFC's status, and 401 +
 // WWW-Authenticate: Basic for invalid_client.

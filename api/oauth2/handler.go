@@ -18,14 +18,16 @@ import (
 
 // Paths served by Handler, relative to the router it is registered on.
 const (
-	PathDiscovery         = "/.well-known/openid-configuration"
-	PathIssuerDiscovery   = "/oauth2/token/.well-known/openid-configuration"
-	PathServerMetadata    = "/.well-known/oauth-authorization-server"
-	PathJWKS              = "/oauth2/jwks"
-	PathToken             = "/oauth2/token"
-	PathIntrospect        = "/oauth2/introspect"
-	PathRevoke            = "/oauth2/revoke"
-	PathUserInfo          = "/oauth2/userinfo"
+	PathDiscovery       = "/.well-known/openid-configuration"
+	PathIssuerDiscovery = "/oauth2/token/.well-known/openid-configuration"
+	PathServerMetadata  = "/.well-known/oauth-authorization-server"
+	PathJWKS            = "/oauth2/jwks"
+	PathToken           = "/oauth2/token"
+	PathIntrospect      = "/oauth2/introspect"
+	PathRevoke          = "/oauth2/revoke"
+	PathUserInfo        = "/oauth2/userinfo"
+	// PathDeviceAuthorize is WSO2's device authorization endpoint (RFC 8628 §3.1).
+	PathDeviceAuthorize   = "/oauth2/device_authorize"
 	maxFormBytes          = 64 << 10
 	discoveryCacheControl = "public, max-age=300"
 	// jwksCacheControl must stay well under the key rotation period, so that
@@ -49,6 +51,10 @@ type Provider interface {
 	SigningAlgorithms() []string
 	// ClaimsSupported lists the claims tokens and userinfo can carry.
 	ClaimsSupported() []string
+	// TokenGrantTypes lists the non-browser grants the token endpoint serves.
+	TokenGrantTypes() []string
+	// DeviceAuthorize answers RFC 8628 §3.1.
+	DeviceAuthorize(ctx context.Context, cc op.ClientCredentials, scope, verificationURI string) (op.DeviceAuthorization, error)
 }
 
 // Keys is what the handler needs from *jwtkeys.Manager.
@@ -74,6 +80,12 @@ type Config struct {
 	// is served; when set, discovery advertises it with front- and
 	// back-channel logout (with sid) supported.
 	EndSessionEndpoint string
+	// DeviceVerificationURI is the absolute URL of the page where users
+	// enter a device's user code (RFC 8628 §3.3), served by the login
+	// front-end, which calls op.Provider.DeviceRequest, then ApproveDevice or
+	// DenyDevice after the login. Empty while none is served: the device
+	// authorization endpoint and grant are then not offered.
+	DeviceVerificationURI string
 	// Logger; default discards.
 	Logger *slog.Logger
 }
@@ -84,6 +96,8 @@ type Handler struct {
 	keys      Keys
 	log       *slog.Logger
 	discovery []byte
+	// deviceURI: Config.DeviceVerificationURI.
+	deviceURI string
 }
 
 // New validates cfg and renders the discovery document.
@@ -112,11 +126,19 @@ func New(cfg Config) (*Handler, error) {
 		md.BackchannelLogoutSupported, md.BackchannelLogoutSessionSupported = true, true
 		md.FrontchannelLogoutSupported, md.FrontchannelLogoutSessionSupported = true, true
 	}
+	if cfg.DeviceVerificationURI != "" {
+		if u, err := url.Parse(cfg.DeviceVerificationURI); err != nil || !u.IsAbs() || u.Fragment != "" || u.RawQuery != "" {
+			return nil, fmt.Errorf("oauth2: Config.DeviceVerificationURI %q: want an absolute URL without query or fragment", cfg.DeviceVerificationURI)
+		}
+		md.DeviceAuthorizationEndpoint = cfg.BaseURL + PathDeviceAuthorize
+		md.GrantTypesSupported = append(md.GrantTypesSupported, op.GrantDeviceCode)
+	}
 	doc, err := json.Marshal(md)
 	if err != nil {
 		return nil, fmt.Errorf("oauth2: render discovery: %w", err)
 	}
-	return &Handler{p: cfg.Provider, keys: cfg.Keys, log: cfg.Logger, discovery: doc}, nil
+	return &Handler{p: cfg.Provider, keys: cfg.Keys, log: cfg.Logger, discovery: doc,
+		deviceURI: cfg.DeviceVerificationURI}, nil
 }
 
 // Register mounts the endpoints on r.
@@ -130,6 +152,24 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.POST(PathRevoke, h.revoke)
 	r.GET(PathUserInfo, h.userInfo)
 	r.POST(PathUserInfo, h.userInfo)
+	if h.deviceURI != "" {
+		r.POST(PathDeviceAuthorize, h.deviceAuthorize)
+	}
+}
+
+// deviceAuthorize serves RFC 8628 §3.1.
+func (h *Handler) deviceAuthorize(c *gin.Context) {
+	form, cc, err := parseRequest(c)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	resp, err := h.p.DeviceAuthorize(c.Request.Context(), cc, form.Get("scope"), h.deviceURI)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	h.writeJSON(c, http.StatusOK, resp)
 }
 
 func (h *Handler) serveDiscovery(c *gin.Context) {
@@ -156,6 +196,18 @@ func (h *Handler) token(c *gin.Context) {
 		RedirectURI:  form.Get("redirect_uri"),
 		CodeVerifier: form.Get("code_verifier"),
 		RefreshToken: form.Get("refresh_token"),
+		Username:     form.Get("username"),
+		Password:     form.Get("password"),
+		Assertion:    form.Get("assertion"),
+		// Token exchange.
+		SubjectToken:       form.Get("subject_token"),
+		SubjectTokenType:   form.Get("subject_token_type"),
+		ActorToken:         form.Get("actor_token"),
+		ActorTokenType:     form.Get("actor_token_type"),
+		RequestedTokenType: form.Get("requested_token_type"),
+		Audience:           form.Get("audience"),
+		Resource:           form.Get("resource"),
+		DeviceCode:         form.Get("device_code"),
 	})
 	if err != nil {
 		h.writeError(c, err)
@@ -215,10 +267,22 @@ func parseRequest(c *gin.Context) (url.Values, op.ClientCredentials, error) {
 	return form, cc, err
 }
 
-// clientCredentials extracts client authentication (RFC 6749 §2.3.1). A
-// client must not use more than one method.
+// clientCredentials extracts client authentication (RFC 6749 §2.3.1, RFC
+// 7523 §2.2). A client must not use more than one method.
 func clientCredentials(r *http.Request, form url.Values) (op.ClientCredentials, error) {
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
+	assertion, assertionType := form.Get("client_assertion"), form.Get("client_assertion_type")
+	if assertion != "" || assertionType != "" {
+		switch {
+		case assertionType != op.ClientAssertionTypeJWT:
+			return op.ClientCredentials{}, op.ErrInvalidClient("unsupported client_assertion_type")
+		case assertion == "":
+			return op.ClientCredentials{}, op.ErrInvalidRequest("client_assertion is required with client_assertion_type")
+		case formSecret != "" || r.Header.Get("Authorization") != "":
+			return op.ClientCredentials{}, op.ErrInvalidRequest("more than one client authentication method")
+		}
+		return op.ClientCredentials{ClientID: formID, Assertion: assertion, Method: op.AuthClientAssertion}, nil
+	}
 	if r.Header.Get("Authorization") == "" {
 		if formSecret != "" {
 			return op.ClientCredentials{ClientID: formID, Secret: formSecret, Method: op.AuthSecretPost}, nil

@@ -48,16 +48,16 @@ var (
 	testPepper = bytes.Repeat([]byte{2}, 32)
 )
 
-// newEnv starts a provider on a fresh database.
-func newEnv(t testing.TB) *env {
+// newEnv starts a provider on a fresh database; opts adjust its op.Config.
+func newEnv(t testing.TB, opts ...func(*op.Config)) *env {
 	t.Helper()
-	return newReplica(t, storetest.New(t), newClock(), "")
+	return newReplica(t, storetest.New(t), newClock(), "", opts...)
 }
 
 // newReplica starts a provider on s with clock c; an empty issuer means
 // the server's own {base}/oauth2/token. Replicas of one deployment share
 // the issuer.
-func newReplica(t testing.TB, s *store.Store, c *clock, issuer string) *env {
+func newReplica(t testing.TB, s *store.Store, c *clock, issuer string, opts ...func(*op.Config)) *env {
 	t.Helper()
 	e := &env{store: s, clock: c}
 	var err error
@@ -74,7 +74,12 @@ func newReplica(t testing.TB, s *store.Store, c *clock, issuer string) *env {
 	if e.issuer == "" {
 		e.issuer = e.srv.URL + "/oauth2/token"
 	}
-	e.op, err = op.New(op.Config{Store: s, Keys: e.keys, Issuer: e.issuer, SecretPepper: testPepper, Now: c.Now})
+	cfg := op.Config{Store: s, Keys: e.keys, Issuer: e.issuer, SecretPepper: testPepper, Now: c.Now,
+		TokenEndpoint: e.srv.URL + "/oauth2/token"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.op, err = op.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,10 @@
 package oauth2
 
-import "github.com/keyflow/keyflow/api/oauth2/op"
+import (
+	"slices"
+
+	"github.com/keyflow/keyflow/api/oauth2/op"
+)
 
 // Metadata is the discovery document (OpenID Connect Discovery 1.0 §3, RFC
 // 8414 §2). Members are omitted while the feature they describe is not
@@ -14,19 +18,22 @@ type Metadata struct {
 	ScopesSupported       []string `json:"scopes_supported,omitempty"`
 	// ResponseTypesSupported is required by both specs; empty while no
 	// authorization endpoint is configured.
-	ResponseTypesSupported                    []string `json:"response_types_supported"`
-	ResponseModesSupported                    []string `json:"response_modes_supported,omitempty"`
-	GrantTypesSupported                       []string `json:"grant_types_supported"`
-	SubjectTypesSupported                     []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported          []string `json:"id_token_signing_alg_values_supported"`
-	UserInfoSigningAlgValuesSupported         []string `json:"userinfo_signing_alg_values_supported,omitempty"`
-	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
-	ClaimsSupported                           []string `json:"claims_supported,omitempty"`
-	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported,omitempty"`
-	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
-	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
-	RevocationEndpoint                        string   `json:"revocation_endpoint"`
-	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	ResponseTypesSupported                             []string `json:"response_types_supported"`
+	ResponseModesSupported                             []string `json:"response_modes_supported,omitempty"`
+	GrantTypesSupported                                []string `json:"grant_types_supported"`
+	SubjectTypesSupported                              []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported                   []string `json:"id_token_signing_alg_values_supported"`
+	UserInfoSigningAlgValuesSupported                  []string `json:"userinfo_signing_alg_values_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported                  []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgValuesSupported         []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	ClaimsSupported                                    []string `json:"claims_supported,omitempty"`
+	CodeChallengeMethodsSupported                      []string `json:"code_challenge_methods_supported,omitempty"`
+	IntrospectionEndpoint                              string   `json:"introspection_endpoint"`
+	IntrospectionEndpointAuthMethodsSupported          []string `json:"introspection_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
+	RevocationEndpoint                                 string   `json:"revocation_endpoint"`
+	RevocationEndpointAuthMethodsSupported             []string `json:"revocation_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// The parameters below default to true (request_uri) or are worth
 	// stating: request objects and the claims parameter are not supported.
 	RequestParameterSupported    bool `json:"request_parameter_supported"`
@@ -42,6 +49,8 @@ type Metadata struct {
 	BackchannelLogoutSessionSupported  bool   `json:"backchannel_logout_session_supported,omitempty"`
 	FrontchannelLogoutSupported        bool   `json:"frontchannel_logout_supported,omitempty"`
 	FrontchannelLogoutSessionSupported bool   `json:"frontchannel_logout_session_supported,omitempty"`
+	// DeviceAuthorizationEndpoint: RFC 8628 §4.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 }
 
 // MetadataSource is what NewMetadata needs from the provider.
@@ -49,6 +58,9 @@ type MetadataSource interface {
 	Issuer() string
 	SigningAlgorithms() []string
 	ClaimsSupported() []string
+	// TokenGrantTypes lists the grants the token endpoint serves besides
+	// the browser ones.
+	TokenGrantTypes() []string
 }
 
 // NewMetadata describes what is served, with endpoints under baseURL and
@@ -56,29 +68,35 @@ type MetadataSource interface {
 // served). Front-ends set the members of what they add (for instance
 // EndSessionEndpoint) on the result.
 func NewMetadata(p MetadataSource, baseURL, authorizationEndpoint string) Metadata {
-	secretMethods := []string{op.AuthSecretBasic, op.AuthSecretPost}
+	secretMethods := []string{op.AuthSecretBasic, op.AuthSecretPost, op.AuthSecretJWT, op.AuthPrivateKeyJWT}
+	allMethods := append(slices.Clone(secretMethods), op.AuthNone)
+	assertionAlgs := op.AssertionSigningAlgorithms()
 	m := Metadata{
-		Issuer:                                    p.Issuer(),
-		TokenEndpoint:                             baseURL + PathToken,
-		UserInfoEndpoint:                          baseURL + PathUserInfo,
-		JWKSURI:                                   baseURL + PathJWKS,
-		ScopesSupported:                           []string{op.ScopeOpenID, "profile", "email", "phone", "address"},
-		ResponseTypesSupported:                    []string{},
-		GrantTypesSupported:                       []string{op.GrantClientCredentials},
-		SubjectTypesSupported:                     []string{"public"},
-		IDTokenSigningAlgValuesSupported:          p.SigningAlgorithms(),
-		TokenEndpointAuthMethodsSupported:         []string{op.AuthSecretBasic, op.AuthSecretPost, op.AuthNone},
-		ClaimsSupported:                           p.ClaimsSupported(),
-		IntrospectionEndpoint:                     baseURL + PathIntrospect,
-		IntrospectionEndpointAuthMethodsSupported: secretMethods,
-		RevocationEndpoint:                        baseURL + PathRevoke,
-		RevocationEndpointAuthMethodsSupported:    []string{op.AuthSecretBasic, op.AuthSecretPost, op.AuthNone},
+		Issuer:                            p.Issuer(),
+		TokenEndpoint:                     baseURL + PathToken,
+		UserInfoEndpoint:                  baseURL + PathUserInfo,
+		JWKSURI:                           baseURL + PathJWKS,
+		ScopesSupported:                   []string{op.ScopeOpenID, "profile", "email", "phone", "address"},
+		ResponseTypesSupported:            []string{},
+		GrantTypesSupported:               p.TokenGrantTypes(),
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  p.SigningAlgorithms(),
+		TokenEndpointAuthMethodsSupported: allMethods,
+		TokenEndpointAuthSigningAlgValuesSupported: assertionAlgs,
+		ClaimsSupported:                                    p.ClaimsSupported(),
+		IntrospectionEndpoint:                              baseURL + PathIntrospect,
+		IntrospectionEndpointAuthMethodsSupported:          secretMethods,
+		IntrospectionEndpointAuthSigningAlgValuesSupported: assertionAlgs,
+		RevocationEndpoint:                                 baseURL + PathRevoke,
+		RevocationEndpointAuthMethodsSupported:             allMethods,
+		RevocationEndpointAuthSigningAlgValuesSupported:    assertionAlgs,
 	}
 	if authorizationEndpoint != "" {
 		m.AuthorizationEndpoint = authorizationEndpoint
 		m.ResponseTypesSupported = op.SupportedResponseTypes()
 		m.ResponseModesSupported = []string{op.ResponseModeQuery, op.ResponseModeFragment, op.ResponseModeFormPost}
-		m.GrantTypesSupported = []string{op.GrantAuthorizationCode, op.GrantRefreshToken, op.GrantImplicit, op.GrantClientCredentials}
+		m.GrantTypesSupported = append([]string{op.GrantAuthorizationCode, op.GrantRefreshToken, op.GrantImplicit},
+			p.TokenGrantTypes()...)
 		m.CodeChallengeMethodsSupported = []string{op.PKCES256, op.PKCEPlain}
 		m.AuthorizationResponseIssParameterSupported = true
 	}

@@ -389,7 +389,7 @@ func TestCreateClientValidation(t *testing.T) {
 		nc   op.NewClient
 	}{
 		{"public client_credentials", op.NewClient{Public: true, GrantTypes: []string{op.GrantClientCredentials}}},
-		{"unknown grant", op.NewClient{GrantTypes: []string{"password"}}},
+		{"unknown grant", op.NewClient{GrantTypes: []string{"urn:example:unknown"}}},
 		{"code without redirect URI", op.NewClient{GrantTypes: []string{op.GrantAuthorizationCode}}},
 		{"relative redirect URI", op.NewClient{GrantTypes: []string{op.GrantAuthorizationCode}, RedirectURIs: []string{"/cb"}}},
 		{"redirect URI with fragment", op.NewClient{GrantTypes: []string{op.GrantAuthorizationCode}, RedirectURIs: []string{"https://a/cb#x"}}},

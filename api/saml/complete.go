@@ -76,6 +76,11 @@ func (h *Handler) CompleteLogin(c *gin.Context, v flows.View, state json.RawMess
 			return
 		}
 		doc, err := h.buildResponse(t, sk, sp, st, s, crewjam.StatusSuccess, "", "")
+		if errors.Is(err, errNameIDUnavailable) {
+			h.log.InfoContext(ctx, "saml: no NameID in the format required", "sp", sp.EntityID, "error", err)
+			h.sendStatus(c, t, sp, st, crewjam.StatusResponder, crewjam.StatusInvalidNameIDPolicy, "")
+			return
+		}
 		if err != nil {
 			h.log.ErrorContext(ctx, "saml: building the response failed", "sp", sp.EntityID, "error", err)
 			h.sendStatus(c, t, sp, st, crewjam.StatusResponder, "", "")

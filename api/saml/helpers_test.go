@@ -225,6 +225,9 @@ func (e *env) newSP(opts ...spOption) *sp {
 		e.t.Fatal(err)
 	}
 	m.ServiceProvider.Clock = dsig.NewFakeClockAt(*e.now.Load())
+	// crewjam asks for transient NameIDs by default; leave the choice to the SP's registration
+	// (tests that need a NameIDPolicy set it on the request).
+	m.ServiceProvider.AuthnNameIDFormat = crewjam.UnspecifiedNameIDFormat
 	// Metadata exchange: the SP's own metadata document is what registers it.
 	spMeta, err := xml.Marshal(m.ServiceProvider.Metadata())
 	if err != nil {

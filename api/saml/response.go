@@ -225,7 +225,7 @@ func encryptAssertion(sp store.SAMLServiceProvider, assertionEl *etree.Element) 
 
 // assertion builds the (unsigned) assertion of a successful login.
 func (h *Handler) assertion(t tenant, sp store.SAMLServiceProvider, st loginState, s *success, now time.Time) (*crewjam.Assertion, error) {
-	nameID, err := h.nameID(t, sp, s)
+	nameID, err := h.nameID(t, sp, st, s)
 	if err != nil {
 		return nil, err
 	}
@@ -277,9 +277,16 @@ func attributes(mapping map[string]string, claims map[string]string) []crewjam.A
 	return out
 }
 
-// nameID is the Subject's NameID in the SP's format (default unspecified: the username).
-func (h *Handler) nameID(t tenant, sp store.SAMLServiceProvider, s *success) (*crewjam.NameID, error) {
-	format := sp.NameIDFormat
+// errNameIDUnavailable: the user has nothing to put in the NameID format asked for.
+var errNameIDUnavailable = errors.New("saml: NameID format unavailable for this user")
+
+// nameID is the Subject's NameID in the format the request asked for, else the SP's (default
+// unspecified: the username).
+func (h *Handler) nameID(t tenant, sp store.SAMLServiceProvider, st loginState, s *success) (*crewjam.NameID, error) {
+	format := st.NameIDFormat
+	if format == "" {
+		format = sp.NameIDFormat
+	}
 	if format == "" {
 		format = string(crewjam.UnspecifiedNameIDFormat)
 	}
@@ -291,7 +298,7 @@ func (h *Handler) nameID(t tenant, sp store.SAMLServiceProvider, s *success) (*c
 			id.Value = s.subject.Claims[claimEmail]
 		}
 		if id.Value == "" {
-			return nil, errors.New("saml: emailAddress NameID needs the user's email address claim")
+			return nil, fmt.Errorf("%w: emailAddress needs the user's email address claim", errNameIDUnavailable)
 		}
 	case crewjam.PersistentNameIDFormat:
 		// Stable per user and SP, unlinkable across SPs (saml-core §8.3.7).

@@ -48,7 +48,14 @@ type loginState struct {
 	RelayState string `json:"relayState,omitempty"`
 	// ClientIP is the user agent's address when the request came in.
 	ClientIP string `json:"clientIp,omitempty"`
+	// NameIDFormat is the AuthnRequest's NameIDPolicy Format when it asks for a specific one
+	// (it then wins over the SP's configured format, saml-core §3.4.1.1).
+	NameIDFormat string `json:"nameIdFormat,omitempty"`
 }
+
+// supportedNameIDFormats are the NameID formats the IdP issues (its metadata lists them).
+var supportedNameIDFormats = []string{string(crewjam.EmailAddressNameIDFormat), string(crewjam.PersistentNameIDFormat),
+	string(crewjam.TransientNameIDFormat), string(crewjam.UnspecifiedNameIDFormat)}
 
 // SSO serves GET and POST /samlsso: an AuthnRequest over HTTP-Redirect (GET with
 // SAMLRequest) or HTTP-POST, or IdP-initiated SSO (GET with spEntityID).
@@ -161,6 +168,15 @@ func (h *Handler) spInitiated(c *gin.Context, t tenant) {
 	}
 	st := loginState{Tenant: t.domain, Prefix: t.prefix, EntityID: sp.EntityID, RequestID: req.Request.ID,
 		ACS: req.ACSEndpoint.Location, RelayState: req.RelayState, ClientIP: c.ClientIP()}
+	if p := req.Request.NameIDPolicy; p != nil && p.Format != nil && *p.Format != "" &&
+		*p.Format != string(crewjam.UnspecifiedNameIDFormat) {
+		if !slices.Contains(supportedNameIDFormats, *p.Format) {
+			h.log.InfoContext(ctx, "saml: NameIDPolicy format not supported", "sp", sp.EntityID, "format", *p.Format)
+			h.sendStatus(c, t, sp, st, crewjam.StatusRequester, crewjam.StatusInvalidNameIDPolicy, "")
+			return
+		}
+		st.NameIDFormat = *p.Format
+	}
 	lr := flows.LoginRequest{Protocol: ProtocolSAML, ClientID: sp.EntityID, HTTP: scriptRequest(c)}
 	if v := req.Request.ForceAuthn; v != nil && *v {
 		lr.ForceAuth = true

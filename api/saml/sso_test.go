@@ -481,3 +481,32 @@ func TestSHA1SignedRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestNameIDPolicy: a requested NameID format wins over the SP's configured one; a format the
+// IdP does not issue is answered with InvalidNameIDPolicy (saml-core §3.4.1.1).
+func TestNameIDPolicy(t *testing.T) {
+	e := newEnv(t)
+	s := e.newSP()
+	policy := func(format string) func(*crewjam.AuthnRequest) {
+		return func(r *crewjam.AuthnRequest) { r.NameIDPolicy = &crewjam.NameIDPolicy{Format: &format} }
+	}
+	u, id := s.redirectRequest(t, "", policy(string(crewjam.PersistentNameIDFormat)))
+	_, body := e.get(u)
+	a, err := s.parse(t, body, id)
+	if err != nil {
+		t.Fatalf("samlsp refused the response: %v", samlspDetail(err))
+	}
+	if a.Subject.NameID.Format != string(crewjam.PersistentNameIDFormat) || a.Subject.NameID.Value == "alice@example.com" {
+		t.Errorf("NameID = %+v, want a persistent one", a.Subject.NameID)
+	}
+
+	u, id = s.redirectRequest(t, "", policy("urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"))
+	_, body = e.get(u)
+	r, _ := decodeResponse(t, body)
+	if top, inner := statusOf(r); top != crewjam.StatusRequester || inner != crewjam.StatusInvalidNameIDPolicy || r.InResponseTo != id {
+		t.Errorf("unsupported format: status %s / %s, InResponseTo %q", top, inner, r.InResponseTo)
+	}
+	if r.Assertion != nil || r.EncryptedAssertion != nil {
+		t.Error("an InvalidNameIDPolicy response carries an assertion")
+	}
+}

@@ -60,6 +60,14 @@ type cluster struct {
 // startCluster starts everything and returns once the worker answers a workflow round trip.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
+	return startClusterOn(t, "")
+}
+
+// startClusterOn is startCluster with the public base URL http://host:port (both processes get
+// it as KEYFLOW_BASE_URL), for browsers: passkeys need a domain name such as localhost. An empty
+// host keeps the default, http://127.0.0.1:port.
+func startClusterOn(t *testing.T, host string) *cluster {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	pg, err := pgserver.Start(ctx, pgserver.Config{DataDir: filepath.Join(t.TempDir(), "pg"), Logger: log, NoFsync: true})
@@ -108,9 +116,16 @@ func startCluster(t *testing.T) *cluster {
 	}
 	t.Cleanup(c.temporal.Close)
 
-	c.api = startProc(t, c.env, "api")
+	port := freeTCPPort(t)
+	if host != "" {
+		c.env = append(c.env, fmt.Sprintf("KEYFLOW_BASE_URL=http://%s:%d", host, port))
+	}
+	c.api = startProcOn(t, c.env, port, "api")
 	c.api.ready("/readyz", time.Minute)
 	c.base = "http://" + c.api.addr
+	if host != "" {
+		c.base = fmt.Sprintf("http://%s:%d", host, port)
+	}
 	c.startWorker()
 	return c
 }
@@ -338,9 +353,14 @@ type nativeLogin struct {
 
 // startLogin posts /oauth2/authorize with response_mode=direct.
 func (c *cluster) startLogin(ctx context.Context, clientID, redirectURI string) (*nativeLogin, nativeAnswer, error) {
+	return c.startLoginAt(ctx, c.base, clientID, redirectURI)
+}
+
+// startLoginAt is startLogin through the api process at base.
+func (c *cluster) startLoginAt(ctx context.Context, base, clientID, redirectURI string) (*nativeLogin, nativeAnswer, error) {
 	l := &nativeLogin{c: c, clientID: clientID, redirectURI: redirectURI, verifier: rand.Text() + rand.Text(), state: rand.Text()}
 	sum := sha256.Sum256([]byte(l.verifier))
-	a, err := c.post(ctx, c.base+"/oauth2/authorize", "application/x-www-form-urlencoded", url.Values{
+	a, err := c.post(ctx, base+"/oauth2/authorize", "application/x-www-form-urlencoded", url.Values{
 		"client_id": {clientID}, "response_type": {"code"}, "response_mode": {"direct"},
 		"redirect_uri": {redirectURI}, "scope": {"openid profile"}, "state": {l.state},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
@@ -366,11 +386,16 @@ func (l *nativeLogin) submit(ctx context.Context, authenticatorID string, params
 
 // tokens exchanges the code of a SUCCESS_COMPLETED answer at /oauth2/token.
 func (l *nativeLogin) tokens(ctx context.Context, done nativeAnswer) (map[string]any, error) {
+	return l.tokensAt(ctx, l.c.base, done)
+}
+
+// tokensAt is tokens through the api process at base.
+func (l *nativeLogin) tokensAt(ctx context.Context, base string, done nativeAnswer) (map[string]any, error) {
 	if done.Status != http.StatusOK || done.FlowStatus != "SUCCESS_COMPLETED" || done.AuthData["code"] == "" ||
 		done.AuthData["state"] != l.state {
 		return nil, fmt.Errorf("want SUCCESS_COMPLETED with code and state, got %s", done)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.c.base+"/oauth2/token", strings.NewReader(url.Values{
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/oauth2/token", strings.NewReader(url.Values{
 		"grant_type": {"authorization_code"}, "code": {done.AuthData["code"]}, "client_id": {l.clientID},
 		"redirect_uri": {l.redirectURI}, "code_verifier": {l.verifier},
 	}.Encode()))

@@ -74,7 +74,13 @@ type proc struct {
 
 func startProc(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	port := freeTCPPort(t)
+	return startProcOn(t, env, freeTCPPort(t), args...)
+}
+
+// startProcOn is startProc listening on the given port of 127.0.0.1, for a process whose
+// --base-url must name its port.
+func startProcOn(t *testing.T, env []string, port int, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, addr: "127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{})}
 	args = append(args, "--http-addr", p.addr, "--log-format", "json")
 	p.cmd = exec.Command(keyflowBinary(t), args...)

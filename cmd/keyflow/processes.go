@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keyflow/keyflow/api"
+	"github.com/keyflow/keyflow/api/apps"
 	"github.com/keyflow/keyflow/api/authn"
 	"github.com/keyflow/keyflow/api/oauth2"
 	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
@@ -29,6 +30,7 @@ import (
 	"github.com/keyflow/keyflow/api/secrets"
 	apiusers "github.com/keyflow/keyflow/api/users"
 	"github.com/keyflow/keyflow/api/wsfed"
+	"github.com/keyflow/keyflow/connectors/basic"
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/flows/backchannel"
 	"github.com/keyflow/keyflow/flows/codec"
@@ -296,14 +298,22 @@ func (p *process) secrets(dev, pepper bool) (serverSecrets, error) {
 
 // oauth2Routes builds the OAuth2 provider's fast paths: discovery, JWKS, token, introspection and
 // revocation.
-func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.Handler, *op.Provider, error) {
+func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.Handler, *op.Provider, *jwtkeys.Manager, error) {
 	keys, err := jwtkeys.New(ctx, jwtkeys.Config{Store: p.store, KEKs: jwtKEKs(sec), Logger: p.log.With("component", "jwtkeys")})
 	if err != nil {
-		return nil, nil, fmt.Errorf("signing keys: %w", err)
+		return nil, nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
-	prov, err := op.New(op.Config{Store: p.store, Keys: keys, Issuer: p.cfg.Issuer, SecretPepper: sec.pepper, Logger: p.log.With("component", "oauth2")})
+	// The password grant checks passwords exactly as the login's BasicAuthenticator does
+	// (argon2id, lockout, no user enumeration).
+	passwords, err := basic.New(basic.Config{Logger: p.log.With("component", "password-grant")},
+		basic.Deps{Users: p.store, Organizations: p.store})
 	if err != nil {
-		return nil, nil, fmt.Errorf("oauth2 provider: %w", err)
+		return nil, nil, nil, fmt.Errorf("password grant: %w", err)
+	}
+	prov, err := op.New(op.Config{Store: p.store, Keys: keys, Issuer: p.cfg.Issuer, SecretPepper: sec.pepper,
+		TokenEndpoint: p.cfg.BaseURL + oauth2.PathToken, Passwords: passwords, Logger: p.log.With("component", "oauth2")})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("oauth2 provider: %w", err)
 	}
 	h, err := oauth2.New(oauth2.Config{
 		Provider:              prov,
@@ -313,12 +323,12 @@ func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.
 		EndSessionEndpoint:    p.cfg.BaseURL + oidclogout.Path,
 		Logger:                p.log.With("component", "oauth2"),
 	})
-	return h, prov, err
+	return h, prov, keys, err
 }
 
 // frontEnds builds every protocol front-end an api (or serve) process mounts.
 func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Routes, *op.Provider, error) {
-	oidc, prov, err := p.oauth2Routes(ctx, sec)
+	oidc, prov, keys, err := p.oauth2Routes(ctx, sec)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -385,7 +395,12 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("secret API: %w", err)
 	}
-	return []api.Routes{oidc, native, idp, sts, logout, users, sessions, scriptSecrets}, prov, nil
+	applications, err := apps.New(apps.Config{Store: p.store, Tokens: prov, Keys: keys, Issuer: p.cfg.Issuer,
+		SecretPepper: sec.pepper, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "applications")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("application API: %w", err)
+	}
+	return []api.Routes{oidc, native, idp, sts, logout, users, sessions, scriptSecrets, applications}, prov, nil
 }
 
 // secretVault seals the scripts' secrets with a key derived from each encryption key (the first

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -39,15 +41,18 @@ const (
 	GrantImplicit = "implicit"
 )
 
-var knownGrants = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantImplicit}
+var knownGrants = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantImplicit, GrantPassword, GrantJWTBearer, GrantTokenExchange, GrantDeviceCode}
 
 // ClientCredentials is what a request presented to authenticate its
 // client, as parsed by the HTTP edge.
 type ClientCredentials struct {
 	ClientID string
 	Secret   string
+	// Assertion is the client_assertion (a JWT) when Method is
+	// AuthClientAssertion; ClientID may then be empty (taken from its sub).
+	Assertion string
 	// Method is how they were presented: AuthSecretBasic, AuthSecretPost,
-	// or AuthNone when only a client_id was sent.
+	// AuthClientAssertion, or AuthNone when only a client_id was sent.
 	Method string
 }
 
@@ -58,6 +63,9 @@ type ClientCredentials struct {
 // so responses do not tell which client ids exist.
 func (p *Provider) AuthenticateClient(ctx context.Context, cc ClientCredentials) (store.OAuth2Client, error) {
 	fail := ErrInvalidClient("client authentication failed")
+	if cc.Method == AuthClientAssertion {
+		return p.authenticateAssertion(ctx, cc)
+	}
 	if cc.ClientID == "" {
 		return store.OAuth2Client{}, ErrInvalidClient("client authentication required")
 	}
@@ -78,6 +86,10 @@ func (p *Provider) AuthenticateClient(ctx context.Context, cc ClientCredentials)
 		if !p.secrets.verify(cc.Secret, c.SecretHash) {
 			return store.OAuth2Client{}, fail.WithCause(errors.New("wrong secret"))
 		}
+		if jwtAuth(c.TokenEndpointAuthMethod) {
+			// A client registered for JWT authentication uses only that.
+			return store.OAuth2Client{}, fail.WithCause(errors.New("client must authenticate with a JWT assertion"))
+		}
 	case AuthNone:
 		if !c.Public {
 			return store.OAuth2Client{}, fail.WithCause(errors.New("confidential client sent no secret"))
@@ -87,6 +99,8 @@ func (p *Provider) AuthenticateClient(ctx context.Context, cc ClientCredentials)
 	}
 	return c, nil
 }
+
+func jwtAuth(method string) bool { return method == AuthSecretJWT || method == AuthPrivateKeyJWT }
 
 // client reads a client through the cache.
 func (p *Provider) client(ctx context.Context, id string) (store.OAuth2Client, error) {
@@ -234,7 +248,22 @@ type NewClient struct {
 	// FrontchannelLogoutSessionRequired: it gets iss and sid parameters.
 	FrontchannelLogoutURI             string
 	FrontchannelLogoutSessionRequired bool
-	Actor                             store.Actor
+	// TokenEndpointAuthMethod (RFC 7591 §2): '' (the secret methods, or
+	// none for a public client), AuthSecretBasic, AuthSecretPost,
+	// AuthSecretJWT or AuthPrivateKeyJWT. A private_key_jwt client gets no
+	// secret and needs JWKS or JWKSURI.
+	TokenEndpointAuthMethod string
+	// TokenEndpointAuthSigningAlg: the only assertion algorithm accepted
+	// ('' for any of AssertionSigningAlgorithms fitting the method).
+	TokenEndpointAuthSigningAlg string
+	// JWKS is the client's public JWK set (JSON), JWKSURI where to fetch it
+	// (https; http only on loopback); at most one.
+	JWKS    []byte
+	JWKSURI string
+	// JWTBearerIssuers are the issuers whose assertions the client may
+	// exchange with GrantJWTBearer.
+	JWTBearerIssuers []store.JWTBearerIssuer
+	Actor            store.Actor
 }
 
 // CreateClient validates and stores a client. For a confidential client it
@@ -273,9 +302,16 @@ func (p *Provider) CreateClient(ctx context.Context, nc NewClient) (store.OAuth2
 		return store.OAuth2Client{}, "", err
 	}
 	var secret, hash string
-	if !nc.Public {
+	var sealed []byte
+	if !nc.Public && nc.TokenEndpointAuthMethod != AuthPrivateKeyJWT {
 		secret = newSecret()
 		hash = p.secrets.hash(secret)
+	}
+	if nc.TokenEndpointAuthMethod == AuthSecretJWT {
+		// 64 characters: HS512 needs a key of at least 512 bits (RFC 7518 §3.2).
+		secret = randomString(48)
+		hash = p.secrets.hash(secret)
+		sealed = p.sealer.seal(nc.ClientID, secret)
 	}
 	c, err := p.store.CreateOAuth2Client(ctx, store.NewOAuth2Client{
 		OAuth2Client: store.OAuth2Client{
@@ -289,6 +325,12 @@ func (p *Provider) CreateClient(ctx context.Context, nc NewClient) (store.OAuth2
 			BackchannelLogoutSessionRequired:  nc.BackchannelLogoutSessionRequired,
 			FrontchannelLogoutURI:             nc.FrontchannelLogoutURI,
 			FrontchannelLogoutSessionRequired: nc.FrontchannelLogoutSessionRequired,
+			TokenEndpointAuthMethod:           nc.TokenEndpointAuthMethod,
+			TokenEndpointAuthSigningAlg:       nc.TokenEndpointAuthSigningAlg,
+			JWKS:                              nc.JWKS,
+			JWKSURI:                           nc.JWKSURI,
+			SecretSealed:                      sealed,
+			JWTBearerIssuers:                  nc.JWTBearerIssuers,
 		},
 		Actor: nc.Actor,
 	})
@@ -326,6 +368,12 @@ func (p *Provider) validateClient(nc NewClient) error {
 	if err := validateLogoutMetadata(nc); err != nil {
 		return err
 	}
+	if err := validateAuthMethod(nc); err != nil {
+		return err
+	}
+	if err := validateBearerIssuers(nc.JWTBearerIssuers); err != nil {
+		return err
+	}
 	for _, rt := range nc.ResponseTypes {
 		need, ok := responseTypeGrant(rt)
 		if !ok {
@@ -354,6 +402,53 @@ func (p *Provider) validateClient(nc NewClient) error {
 	}
 	if nc.AccessTokenLifetime < time.Second {
 		return ErrInvalidRequest("access token lifetime must be at least one second")
+	}
+	return nil
+}
+
+// validateAuthMethod checks the token endpoint authentication metadata.
+func validateAuthMethod(nc NewClient) error {
+	m := nc.TokenEndpointAuthMethod
+	switch m {
+	case "", AuthSecretBasic, AuthSecretPost, AuthSecretJWT, AuthPrivateKeyJWT:
+		if nc.Public && m != "" {
+			return ErrInvalidRequest("a public client authenticates with none")
+		}
+	case AuthNone:
+		if !nc.Public {
+			return ErrInvalidRequest("token_endpoint_auth_method none is for public clients")
+		}
+	default:
+		return ErrInvalidRequest("unsupported token_endpoint_auth_method %q", m)
+	}
+	if alg := nc.TokenEndpointAuthSigningAlg; alg != "" {
+		allowed := asymmetricAlgs
+		if m == AuthSecretJWT {
+			allowed = hmacAlgs
+		}
+		if !jwtAuth(m) || !slices.Contains(allowed, jose.SignatureAlgorithm(alg)) {
+			return ErrInvalidRequest("token_endpoint_auth_signing_alg %q does not fit method %q", alg, m)
+		}
+	}
+	if len(nc.JWKS) > 0 && nc.JWKSURI != "" {
+		return ErrInvalidRequest("jwks and jwks_uri are exclusive (RFC 7591 §2)")
+	}
+	if len(nc.JWKS) > 0 {
+		set, err := parseJWKS(nc.JWKS)
+		if err != nil {
+			return ErrInvalidRequest("jwks: %v", err)
+		}
+		if len(set.Keys) == 0 {
+			return ErrInvalidRequest("jwks has no keys")
+		}
+	}
+	if nc.JWKSURI != "" {
+		if err := validateJWKSURI(nc.JWKSURI); err != nil {
+			return ErrInvalidRequest("jwks_uri: %v", err)
+		}
+	}
+	if m == AuthPrivateKeyJWT && len(nc.JWKS) == 0 && nc.JWKSURI == "" {
+		return ErrInvalidRequest("private_key_jwt needs jwks or jwks_uri")
 	}
 	return nil
 }

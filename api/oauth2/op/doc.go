@@ -5,6 +5,27 @@
 // tokens, userinfo, token introspection (RFC 7662) and revocation (RFC
 // 7009), plus client creation for the management API.
 //
+// Extensions (assertion.go, password.go, jwtbearer.go, exchange.go,
+// device.go):
+//   - client authentication with JWT assertions, private_key_jwt (the
+//     client's inline jwks or jwks_uri, fetched with a size and time cap and
+//     cached) and client_secret_jwt (the secret kept sealed under a key
+//     derived from the pepper): iss = sub = client id, aud the issuer or
+//     Config.TokenEndpoint, exp at most MaxAssertionLifetime ahead, jti
+//     single use (kept until exp), an algorithm allow-list without none;
+//   - the password grant (Config.Passwords, a BasicAuthenticator: argon2id
+//     and lockout, one answer for every failure);
+//   - the JWT bearer grant (issuers trusted per client, sub mapped to a
+//     local user by username or id);
+//   - token exchange (RFC 8693) of our access tokens, narrowing scope and
+//     audience, with act for delegation;
+//   - the device authorization grant (RFC 8628): DeviceAuthorize, then the
+//     verification page calls DeviceRequest and ApproveDevice or DenyDevice,
+//     while the device polls the token endpoint.
+//
+// Grants other than those of the browser flows are enabled per client by
+// its grant types.
+//
 // # Data flow of the code flow
 //
 //	AuthorizeParams ─▶ ValidateAuthorizeRequest ─▶ *AuthorizeRequest (JSON, kept by the front-end)

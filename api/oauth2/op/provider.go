@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/keyflow/keyflow/connectors"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -59,6 +61,36 @@ type Store interface {
 	// RevokeOAuth2SessionGrants revokes the grants made in an SSO session
 	// (except offline_access ones), returning the revoked JWT ids.
 	RevokeOAuth2SessionGrants(ctx context.Context, sessionID string) ([]store.RevokedJTI, error)
+	// UseOAuth2AssertionJTI records a used client assertion until it
+	// expires (store.ErrConflict if it was used already).
+	UseOAuth2AssertionJTI(ctx context.Context, clientID, jti string, expiresAt time.Time) error
+	// OrganizationByID returns an organization (store.ErrNotFound if none).
+	OrganizationByID(ctx context.Context, id string) (store.Organization, error)
+	// UserClaims returns a user's local claims by claim URI.
+	UserClaims(ctx context.Context, userID string) (map[string]string, error)
+	// UserByID and UserByUsername find a user of an organization
+	// (store.ErrNotFound if none).
+	UserByID(ctx context.Context, orgID, id string) (store.User, error)
+	UserByUsername(ctx context.Context, orgID, domain, username string) (store.User, error)
+	// AddOAuth2GrantIssued records tokens derived from a grant
+	// (store.ErrConflict if it was revoked).
+	AddOAuth2GrantIssued(ctx context.Context, grantID string, issued store.OAuth2Issued) error
+	// Device authorization requests (RFC 8628); see store.
+	CreateOAuth2DeviceCode(ctx context.Context, d store.OAuth2DeviceCode) error
+	OAuth2DeviceCodeByUserCode(ctx context.Context, userCode string) (store.OAuth2DeviceCode, error)
+	PollOAuth2DeviceCode(ctx context.Context, hash []byte, now time.Time) (store.OAuth2DeviceCode, bool, error)
+	ApproveOAuth2DeviceCode(ctx context.Context, userCode string, now time.Time, ng store.NewOAuth2Grant) error
+	DenyOAuth2DeviceCode(ctx context.Context, userCode string, now time.Time) error
+	RedeemOAuth2DeviceCode(ctx context.Context, hash []byte, issued store.OAuth2Issued) error
+}
+
+// PasswordAuthenticator checks a username and password with lockout (a
+// *basic.Authenticator, WSO2's BasicAuthenticator), for the resource owner
+// password grant.
+type PasswordAuthenticator interface {
+	// Process verifies Params "username" and "password" in the tenant
+	// StepContext.TenantDomain.
+	Process(ctx context.Context, in connectors.ProcessInput) (connectors.Outcome, error)
 }
 
 // Keys signs and verifies JWTs (a *jwtkeys.Manager).
@@ -98,6 +130,19 @@ type Config struct {
 	// ClaimMappings maps OpenID Connect claims to local claim URIs for ID
 	// tokens and userinfo; default DefaultClaimMappings().
 	ClaimMappings map[string]string
+	// TokenEndpoint is the absolute URL of the token endpoint: client
+	// assertions may name it (or the issuer) as their audience. Empty
+	// accepts only the issuer.
+	TokenEndpoint string
+	// HTTPClient fetches clients' jwks_uri documents; default a client with
+	// JWKSFetchTimeout that does not follow redirects.
+	HTTPClient *http.Client
+	// JWKSCacheTTL is how long a fetched jwks_uri document is reused;
+	// default DefaultJWKSCacheTTL.
+	JWKSCacheTTL time.Duration
+	// Passwords verifies the resource owner password grant; nil disables
+	// the grant whatever the clients' configuration.
+	Passwords PasswordAuthenticator
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger; default discards. Tokens and secrets are never logged.
@@ -116,9 +161,13 @@ type Provider struct {
 	revoked *revocations
 	claims  claimMapper
 	// codeLifetime: see Config.CodeLifetime.
-	codeLifetime time.Duration
-	now          func() time.Time
-	log          *slog.Logger
+	codeLifetime  time.Duration
+	tokenEndpoint string
+	sealer        secretSealer
+	jwks          *jwksCache
+	passwords     PasswordAuthenticator
+	now           func() time.Time
+	log           *slog.Logger
 }
 
 // New validates cfg and returns a Provider.
@@ -155,11 +204,24 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.TokenEndpoint != "" {
+		if err := validateIssuer(cfg.TokenEndpoint); err != nil {
+			return nil, fmt.Errorf("op: Config.TokenEndpoint: %w", err)
+		}
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = newJWKSHTTPClient()
+	}
+	if cfg.JWKSCacheTTL <= 0 {
+		cfg.JWKSCacheTTL = DefaultJWKSCacheTTL
+	}
 	p := &Provider{
 		store: cfg.Store, keys: cfg.Keys, issuer: cfg.Issuer,
 		secrets: newSecretHasher(cfg.SecretPepper),
 		now:     cfg.Now, log: cfg.Logger,
 		claims: newClaimMapper(cfg.ClaimMappings), codeLifetime: cfg.CodeLifetime,
+		tokenEndpoint: cfg.TokenEndpoint, sealer: newSecretSealer(cfg.SecretPepper), passwords: cfg.Passwords,
+		jwks: &jwksCache{ttl: cfg.JWKSCacheTTL, client: cfg.HTTPClient, now: cfg.Now, sets: map[string]cachedJWKS{}},
 	}
 	p.clients = &clientCache{ttl: cfg.ClientCacheTTL, now: cfg.Now, entries: map[string]cachedClient{}}
 	p.revoked = &revocations{store: cfg.Store, interval: cfg.RevocationSyncInterval, now: cfg.Now,

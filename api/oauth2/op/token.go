@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,6 +23,18 @@ type TokenRequest struct {
 	RedirectURI  string // authorization_code
 	CodeVerifier string // authorization_code, RFC 7636 §4.5
 	RefreshToken string // refresh_token
+	Username     string // password (RFC 6749 §4.3.2)
+	Password     string // password; never logged
+	Assertion    string // JWT bearer (RFC 7523 §2.1)
+	// Token exchange (RFC 8693 §2.1); one audience and one resource.
+	SubjectToken       string
+	SubjectTokenType   string
+	ActorToken         string
+	ActorTokenType     string
+	RequestedTokenType string
+	Audience           string
+	Resource           string
+	DeviceCode         string // RFC 8628 §3.4
 }
 
 // TokenResponse is a successful token response (RFC 6749 §5.1, OpenID
@@ -33,10 +46,13 @@ type TokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	// IssuedTokenType: token exchange responses (RFC 8693 §2.2.1).
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 }
 
 // Token serves the token endpoint: it authenticates the client and runs the
-// grant: client_credentials, authorization_code or refresh_token.
+// grant: client_credentials, authorization_code, refresh_token, password,
+// JWT bearer, token exchange or device code.
 func (p *Provider) Token(ctx context.Context, cc ClientCredentials, req TokenRequest) (TokenResponse, error) {
 	if req.GrantType == "" {
 		return TokenResponse{}, ErrInvalidRequest("grant_type is required")
@@ -52,6 +68,14 @@ func (p *Provider) Token(ctx context.Context, cc ClientCredentials, req TokenReq
 		return p.authorizationCode(ctx, client, req)
 	case GrantRefreshToken:
 		return p.refreshToken(ctx, client, req)
+	case GrantPassword:
+		return p.passwordGrant(ctx, client, req)
+	case GrantJWTBearer:
+		return p.jwtBearer(ctx, client, req)
+	case GrantTokenExchange:
+		return p.exchangeToken(ctx, client, cc, req)
+	case GrantDeviceCode:
+		return p.deviceCode(ctx, client, req)
 	default:
 		return TokenResponse{}, ErrUnsupportedGrantType("grant type %q is not supported", req.GrantType)
 	}
@@ -119,6 +143,15 @@ type accessTokenClaims struct {
 	JTI       string   `json:"jti"`
 	ClientID  string   `json:"client_id"`
 	Scope     string   `json:"scope,omitempty"`
+	// Act is the acting party of a delegated token (RFC 8693 §4.1).
+	Act *actClaim `json:"act,omitempty"`
+}
+
+// actClaim is RFC 8693 §4.1's act: the current actor, the prior ones nested.
+type actClaim struct {
+	Subject  string    `json:"sub"`
+	ClientID string    `json:"client_id,omitempty"`
+	Act      *actClaim `json:"act,omitempty"`
 }
 
 // audience is "aud": a string when there is one, an array otherwise (RFC
@@ -185,21 +218,48 @@ func (m mintedToken) record(is *store.OAuth2Issued) {
 // mintAccessToken makes an access token in the client's format without
 // storing anything.
 func (p *Provider) mintAccessToken(ctx context.Context, c store.OAuth2Client, subject, scope string) (mintedToken, error) {
+	return p.mintToken(ctx, c, tokenSpec{subject: subject, scope: scope})
+}
+
+// tokenSpec is what an access token says beyond its client's defaults.
+type tokenSpec struct {
+	subject, scope string
+	// audience: nil means the client's audiences.
+	audience []string
+	// notAfter, when set, caps the expiry.
+	notAfter time.Time
+	// act is the delegation chain (RFC 8693 §4.1); JWT tokens only.
+	act *actClaim
+}
+
+// mintToken makes an access token in the client's format without storing
+// anything.
+func (p *Provider) mintToken(ctx context.Context, c store.OAuth2Client, spec tokenSpec) (mintedToken, error) {
 	now := p.now().Truncate(time.Second)
 	m := mintedToken{jti: randomString(16), exp: now.Add(c.AccessTokenLifetime)}
+	if !spec.notAfter.IsZero() && spec.notAfter.Before(m.exp) {
+		m.exp = spec.notAfter
+	}
+	aud := spec.audience
+	if aud == nil {
+		aud = p.audiences(c)
+	}
 	switch c.TokenFormat {
 	case store.TokenFormatOpaque:
+		if spec.act != nil {
+			return mintedToken{}, ErrServer(errors.New("op: opaque tokens cannot carry act"))
+		}
 		m.token = randomString(32)
 		hash := sha256.Sum256([]byte(m.token))
 		m.opaque = &store.OAuth2Token{
-			Hash: hash[:], Kind: store.TokenKindAccess, TokenID: m.jti, ClientID: c.ClientID, Subject: subject,
-			Scope: scope, Audiences: p.audiences(c), IssuedAt: now, ExpiresAt: m.exp,
+			Hash: hash[:], Kind: store.TokenKindAccess, TokenID: m.jti, ClientID: c.ClientID, Subject: spec.subject,
+			Scope: spec.scope, Audiences: aud, IssuedAt: now, ExpiresAt: m.exp,
 		}
 	default:
 		payload, err := json.Marshal(accessTokenClaims{
-			Issuer: p.issuer, Subject: subject, Audience: p.audiences(c),
+			Issuer: p.issuer, Subject: spec.subject, Audience: aud,
 			ExpiresAt: m.exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(),
-			JTI: m.jti, ClientID: c.ClientID, Scope: scope,
+			JTI: m.jti, ClientID: c.ClientID, Scope: spec.scope, Act: spec.act,
 		})
 		if err != nil {
 			return mintedToken{}, ErrServer(err)

@@ -218,6 +218,9 @@ func (e *env) newSP(t *testing.T, signRequests bool) *crewjam.ServiceProvider {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Ask for no particular NameID format (crewjam's default is transient): the registration's
+	// emailAddress applies.
+	m.ServiceProvider.AuthnNameIDFormat = crewjam.UnspecifiedNameIDFormat
 	spMeta, err := xml.Marshal(m.ServiceProvider.Metadata())
 	if err != nil {
 		t.Fatal(err)
