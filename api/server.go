@@ -38,6 +38,9 @@ type Config struct {
 	Routes []Routes
 	// ProbeTimeout bounds each readiness probe (default 3 s).
 	ProbeTimeout time.Duration
+	// Outage, when set, is the dependency (PostgreSQL) whose outage turns a handler's 500 into
+	// a 503 with Retry-After (outage.go).
+	Outage *Check
 }
 
 // New returns the HTTP handler of the whole edge.
@@ -58,7 +61,12 @@ func New(cfg Config) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(requestID(), accessLog(cfg.Logger), m.middleware(), recovery(cfg.Logger))
+	r.Use(requestID(), accessLog(cfg.Logger), m.middleware())
+	if cfg.Outage != nil {
+		// Outside recovery, so that a panic's 500 is judged too.
+		r.Use(outage(*cfg.Outage, cfg.ProbeTimeout))
+	}
+	r.Use(recovery(cfg.Logger))
 
 	h := &health{checks: cfg.Checks, worker: cfg.WorkerCheck, timeout: cfg.ProbeTimeout}
 	r.GET("/healthz", h.live)

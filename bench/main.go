@@ -27,19 +27,34 @@ type result struct {
 	// Higher says whether a larger value is better (throughput) or worse (latency, memory).
 	Higher bool  `json:"higher_is_better,omitempty"`
 	Met    *bool `json:"met,omitempty"`
+	// Limit is the best value this machine allows (measured in the same run), Fraction how close
+	// Value comes to it: Value/Limit for throughput, Limit/Value for latency; 1 is the limit.
+	Limit    float64 `json:"limit,omitempty"`
+	Fraction float64 `json:"fraction_of_limit,omitempty"`
+	Note     string  `json:"note,omitempty"`
 }
 
 func main() {
 	bin := flag.String("keyflow", "bin/keyflow", "path to the keyflow binary")
-	idle := flag.Duration("idle", 5*time.Second, "how long serve idles before its memory is read")
+	var o options
+	flag.DurationVar(&o.idle, "idle", 5*time.Second, "how long serve idles before its memory is read")
+	flag.DurationVar(&o.single, "login-1", 10*time.Second, "how long one client logs in, one login after another")
+	flag.DurationVar(&o.concurrent, "login-n", 15*time.Second, "how long the concurrent clients log in")
+	flag.IntVar(&o.clients, "clients", 16, "concurrent login clients (each logs in as its own user)")
 	flag.Parse()
-	if err := run(*bin, *idle, os.Stdout); err != nil {
+	if err := run(*bin, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, idle time.Duration, out io.Writer) error {
+// options are the durations and sizes of a run.
+type options struct {
+	idle, single, concurrent time.Duration
+	clients                  int
+}
+
+func run(bin string, o options, out io.Writer) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return err
@@ -50,8 +65,15 @@ func run(bin string, idle time.Duration, out io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
+	// Both starts listen on the same address: the demo client's redirect URI is registered from
+	// the base URL of the first start.
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	var results []result
-	first, err := startServe(bin, dir)
+	first, err := startServe(bin, dir, addr)
 	if err != nil {
 		return fmt.Errorf("first start: %w", err)
 	}
@@ -60,35 +82,36 @@ func run(bin string, idle time.Duration, out io.Writer) error {
 		return err
 	}
 
-	again, err := startServe(bin, dir)
+	again, err := startServe(bin, dir, addr)
 	if err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
 	defer again.stop()
 	results = append(results, target(result{Name: "start to ready (restart)", Value: again.ready.Seconds(), Unit: "s", Target: 5}))
-	time.Sleep(idle)
+	time.Sleep(o.idle)
 	rss, err := rssMB(again.cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
 	results = append(results, target(result{Name: "idle RSS of keyflow serve (without PostgreSQL)", Value: rss, Unit: "MB", Target: 350}))
 
-	report(out, results)
+	logins, notes, err := loginFigures(again.base, o)
+	if err != nil {
+		return fmt.Errorf("logins: %w", err)
+	}
+	results = append(results, logins...)
+	report(out, results, notes)
 	return nil
 }
 
 type serveProc struct {
 	cmd   *exec.Cmd
+	base  string
 	ready time.Duration
 }
 
-// startServe starts `keyflow serve` on a free port and waits until /readyz answers 200.
-func startServe(bin, dataDir string) (*serveProc, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+// startServe starts `keyflow serve` on addr and waits until /readyz answers 200.
+func startServe(bin, dataDir, addr string) (*serveProc, error) {
 	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--data-dir", dataDir, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "KEYFLOW_ADMIN_PASSWORD=bench-admin-password")
 	cmd.Stdout = io.Discard
@@ -98,7 +121,7 @@ func startServe(bin, dataDir string) (*serveProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &serveProc{cmd: cmd}
+	p := &serveProc{cmd: cmd, base: "http://" + addr}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for {
@@ -169,9 +192,10 @@ func target(r result) result {
 	return r
 }
 
-func report(out io.Writer, results []result) {
+// report prints the table, the notes and the JSON summary line.
+func report(out io.Writer, results []result, notes []string) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "figure\tvalue\ttarget\tmet")
+	fmt.Fprintln(tw, "figure\tvalue\ttarget\tmet\tlimit\tof limit")
 	for _, r := range results {
 		tgt, met := "-", "-"
 		if r.Met != nil {
@@ -182,9 +206,25 @@ func report(out io.Writer, results []result) {
 			tgt = fmt.Sprintf("%s %g %s", op, r.Target, r.Unit)
 			met = map[bool]string{true: "yes", false: "NO"}[*r.Met]
 		}
-		fmt.Fprintf(tw, "%s\t%.3g %s\t%s\t%s\n", r.Name, r.Value, r.Unit, tgt, met)
+		limit, frac := "-", "-"
+		if r.Limit != 0 {
+			limit = fmt.Sprintf("%.3g %s", r.Limit, r.Unit)
+			frac = fmt.Sprintf("%.2f", r.Fraction)
+		}
+		if r.Note != "" {
+			met += " *"
+		}
+		fmt.Fprintf(tw, "%s\t%.3g %s\t%s\t%s\t%s\t%s\n", r.Name, r.Value, r.Unit, tgt, met, limit, frac)
 	}
 	tw.Flush()
-	line, _ := json.Marshal(map[string]any{"keyflow_bench": results})
+	for _, r := range results {
+		if r.Note != "" {
+			fmt.Fprintf(out, "* %s: %s\n", r.Name, r.Note)
+		}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(out, "note: %s\n", n)
+	}
+	line, _ := json.Marshal(map[string]any{"keyflow_bench": results, "notes": notes})
 	fmt.Fprintln(out, string(line))
 }

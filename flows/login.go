@@ -279,6 +279,7 @@ func (r *loginRun) await(v View) (*Submission, *FlowError) {
 // execute runs the script's graph (or the default sequence) to its end.
 func (r *loginRun) execute() Result {
 	setup := scripting.Setup{
+		FlowID:          r.flowID,
 		Script:          r.in.Application.Script,
 		Steps:           r.describedSteps(),
 		TenantDomain:    r.in.Application.TenantDomain,

@@ -244,6 +244,26 @@ func (r *loginRun) runPrompt(n *scripting.PromptNode) (scripting.PromptResult, *
 	if end != nil {
 		return scripting.PromptResult{}, end
 	}
+	// WSO2's prompt callbacks read the answer from context.request.params.<field>[0] (and from
+	// the data argument): make the prompt's fields request parameters of this submission.
+	if len(sub.Params) > 0 {
+		req := scripting.Request{}
+		if sub.Request != nil {
+			req = *sub.Request
+		}
+		params := make(map[string][]string, len(req.Params)+len(sub.Params))
+		// Building a map from maps does not depend on iteration order.
+		//workflowcheck:ignore
+		for k, v := range req.Params {
+			params[k] = v
+		}
+		//workflowcheck:ignore
+		for k, v := range sub.Params {
+			params[k] = []string{v}
+		}
+		req.Params = params
+		r.sess.SetRequest(req)
+	}
 	return scripting.PromptResult{Action: sub.Action, Data: sub.Params}, nil
 }
 

@@ -104,6 +104,8 @@ func (s *Session) contextObject() *goja.Object {
 		ro("request", func() goja.Value { return s.requestObject() }),
 		ro("response", func() goja.Value { return s.responseObject() }),
 		ro("serviceProviderName", s.str(s.setup.ApplicationName)),
+		// contextIdentifier is WSO2's sessionDataKey: the flow id, which external pages send back.
+		ro("contextIdentifier", s.str(s.setup.FlowID)),
 		ro("tenantDomain", s.str(s.setup.TenantDomain)),
 		ro("requestedAcr", func() goja.Value { return s.stringArray(s.setup.RequestedACR) }),
 		namedMember{"selectedAcr", member{

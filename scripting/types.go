@@ -9,6 +9,8 @@ import (
 // Setup is everything a Session needs to know about one login transaction. It is plain data: the
 // login workflow fills it from its input.
 type Setup struct {
+	// FlowID is the login transaction's id (context.contextIdentifier, WSO2's sessionDataKey).
+	FlowID string
 	// Script is the application's conditional-authentication script, pinned for the whole
 	// transaction. Empty means "no script": the configured steps run in order (WSO2's default
 	// sequence) and authenticators may retry on their own.

@@ -52,9 +52,10 @@ func isForeignKeyViolation(err error) bool {
 }
 
 // isRetryable reports errors after which the whole transaction may succeed
-// when run again.
+// when run again: serialisation failures, deadlocks, and a connection that
+// was dead before the transaction began (staleConn).
 func isRetryable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) &&
+	return staleConn(err) || errors.As(err, &pgErr) &&
 		(pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected)
 }

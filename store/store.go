@@ -95,7 +95,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: create pool: %w", err)
 	}
-	s := &Store{queries: queries{db: pool}, pool: pool, log: o.logger, txAttempts: o.txAttempts}
+	s := &Store{queries: queries{db: retryPool{pool}}, pool: pool, log: o.logger, txAttempts: o.txAttempts}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err

@@ -54,6 +54,9 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 func (s *Store) runTx(ctx context.Context, fn func(tx *Tx) error) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 	if err != nil {
+		if staleConn(err) {
+			s.pool.Reset() // the server ended it, and likely the other idle ones (retryPool.stale)
+		}
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	return finish(ctx, tx, func() error { return fn(&Tx{queries{db: tx}}) })

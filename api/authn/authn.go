@@ -411,19 +411,26 @@ func (h *Handler) render(c *gin.Context, v flows.View) {
 	}
 }
 
-// authenticated is what the OAuth2 provider learns of a successful login: the subject, its claims
-// and authentication facts. A local subject's stored claims come first (the authenticators load
-// few), the login's own claims (attribute step, script runtime claims) override them. auth_time is
-// the latest authentication among the steps (an SSO-satisfied step keeps its original time);
-// sessionID is the ID token's sid.
+// authenticated is what the OAuth2 provider learns of a successful login (Authenticated with
+// Config.Claims).
 func (h *Handler) authenticated(ctx context.Context, r *flows.Result, sessionID string) (op.Authenticated, error) {
+	return Authenticated(ctx, h.cfg.Claims, r, sessionID)
+}
+
+// Authenticated is what the OAuth2 provider learns of a successful login r: the subject, its
+// claims and authentication facts. A local subject's stored claims (from users; nil for none)
+// come first (the authenticators load few), the login's own claims (attribute step, script
+// runtime claims) override them. auth_time is the latest authentication among the steps (an
+// SSO-satisfied step keeps its original time); sessionID is the ID token's sid. Completers of
+// OAuth2-based front-ends (the device grant) use it too.
+func Authenticated(ctx context.Context, users UserClaims, r *flows.Result, sessionID string) (op.Authenticated, error) {
 	sub := r.Subject.ID
 	if sub == "" {
 		sub = r.Subject.Username
 	}
 	claims := r.Claims
-	if h.cfg.Claims != nil && !r.Subject.Federated() && r.Subject.ID != "" {
-		stored, err := h.cfg.Claims.UserClaims(ctx, r.Subject.ID)
+	if users != nil && !r.Subject.Federated() && r.Subject.ID != "" {
+		stored, err := users.UserClaims(ctx, r.Subject.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return op.Authenticated{}, fmt.Errorf("claims of %s: %w", r.Subject.ID, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -71,6 +72,7 @@ func (h *Handler) registerBrowser(r gin.IRouter) {
 	}
 	r.GET(PathLogin, h.LoginPage)
 	r.POST(PathLogin, h.LoginSubmit)
+	r.GET(PathCommonAuth, h.ExternalReturn)
 	assets := http.StripPrefix(h.cfg.UIAssetsPath, h.cfg.UI.Assets())
 	r.GET(h.cfg.UIAssetsPath+"/*file", gin.WrapH(assets))
 	r.HEAD(h.cfg.UIAssetsPath+"/*file", gin.WrapH(assets))
@@ -404,8 +406,72 @@ func (h *Handler) issue(c *gin.Context, v flows.View, st *LoginState, sessionID 
 	oauth2.WriteAuthorizeResponse(c.Writer, resp)
 }
 
+// PathCommonAuth is where an external page sends the browser back after a script's
+// externalRedirect prompt (WSO2's /commonauth), with sessionDataKey and its own parameters.
+const PathCommonAuth = "/commonauth"
+
+// promptExternalRedirect is the prompt template that sends the browser to data.redirectURL.
+const promptExternalRedirect = "externalRedirect"
+
+// ExternalReturn serves GET /commonauth?sessionDataKey=…&…: the browser comes back from the page
+// of an externalRedirect prompt. Its query parameters answer the prompt (onSuccess, or on<Action>
+// for action.<name>; the script reads them in context.request.params). Only the browser that
+// started the login may come back (its CSRF cookie), and only to a login waiting on such a prompt.
+func (h *Handler) ExternalReturn(c *gin.Context) {
+	q := c.Request.URL.Query()
+	flowID := q.Get(loginQuerySessionDataKey)
+	token, ok := h.csrfFromCookie(c, flowID)
+	if !ok {
+		h.errorPage(c, http.StatusForbidden, ui.ErrorPage{Kind: ui.ErrorInvalidRequest},
+			errors.New("external return without sessionDataKey or its CSRF cookie"))
+		return
+	}
+	v, err := h.cfg.Logins.View(c.Request.Context(), flowID)
+	if err != nil || v.Prompt == nil || v.Prompt.Template != promptExternalRedirect {
+		h.showCurrent(c, flowID, token)
+		return
+	}
+	sub := flows.Submission{Seq: v.Seq}
+	for k, vs := range q {
+		if k == loginQuerySessionDataKey || len(vs) == 0 {
+			continue
+		}
+		if name, ok := strings.CutPrefix(k, "action."); ok && sub.Action == "" {
+			sub.Action = name
+			continue
+		}
+		if sub.Params == nil {
+			sub.Params = map[string]string{}
+		}
+		sub.Params[k] = vs[0]
+	}
+	req := ScriptRequest(c, q)
+	sub.Request = &req
+	h.submit(c, flowID, token, sub)
+}
+
+// externalRedirect sends the browser to an externalRedirect prompt's redirectURL.
+func (h *Handler) externalRedirect(c *gin.Context, v flows.View) {
+	var data struct {
+		RedirectURL string `json:"redirectURL"`
+	}
+	_ = json.Unmarshal(v.Prompt.Data, &data)
+	u, err := url.Parse(data.RedirectURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		h.errorPage(c, http.StatusInternalServerError, ui.ErrorPage{Kind: ui.ErrorGeneric},
+			fmt.Errorf("login %s: externalRedirect prompt without an absolute http(s) redirectURL", v.FlowID))
+		return
+	}
+	h.securityHeaders(c)
+	c.Redirect(http.StatusSeeOther, u.String())
+}
+
 // showView renders a step or prompt.
 func (h *Handler) showView(c *gin.Context, v flows.View, token string) {
+	if v.Prompt != nil && v.Prompt.Template == promptExternalRedirect {
+		h.externalRedirect(c, v)
+		return
+	}
 	ctx := c.Request.Context()
 	lang := h.cfg.UI.Lang(c.Query("ui_locales"), c.GetHeader("Accept-Language"))
 	page := ui.LoginPage{View: v, Action: h.base.Path + PathLogin, CSRFToken: token, Lang: lang,

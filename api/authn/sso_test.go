@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -275,5 +276,57 @@ func TestStoredClaimsInTokens(t *testing.T) {
 	ui := e.do(t, req)
 	if ui.status != http.StatusOK || ui.body["email"] != "johnd@example.com" || ui.body["sub"] != e.alice.ID {
 		t.Fatalf("userinfo: %d %s, want sub and the stored email", ui.status, ui.raw)
+	}
+}
+
+// TestExternalRedirectPrompt: a script's externalRedirect prompt sends the browser to an external
+// page, which sends it back to /commonauth with sessionDataKey and its result; the script reads
+// the result in context.request.params.
+func TestExternalRedirectPrompt(t *testing.T) {
+	e := newEnv(t)
+	ext := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		back := url.Values{"sessionDataKey": {r.URL.Query().Get("sdk")}, "result": {strings.TrimPrefix(r.URL.Path, "/")}}
+		http.Redirect(w, r, e.srv.URL+authn.PathCommonAuth+"?"+back.Encode(), http.StatusFound)
+	}))
+	t.Cleanup(ext.Close)
+	for _, outcome := range []string{"ok", "bad"} {
+		script := `var onLoginRequest = function (context) {
+    executeStep(1, {onSuccess: function (context) {
+        prompt("externalRedirect", {"redirectURL": "` + ext.URL + `/` + outcome + `?sdk=" + context.contextIdentifier}, {
+            onSuccess: function (context) {
+                if (context.request.params.result[0] != "ok") {
+                    fail({"errorCode": "access_denied", "errorMessage": "external check failed"});
+                }
+            }});
+    }});
+};`
+		clientID := "ext-" + outcome
+		e.app(t, clientID, false, []string{connectors.BasicAuthenticator})
+		app, err := e.s.ApplicationByClientID(t.Context(), clientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := app.Sequence
+		seq.Script = script
+		if _, err := e.s.UpdateApplication(t.Context(), app.ID, store.ApplicationUpdate{Sequence: &seq}); err != nil {
+			t.Fatal(err)
+		}
+		b, pk := newBrowser(t), newPKCE()
+		f := parseLoginForm(t, e.startBrowserLogin(t, b, clientID, pk))
+		f.values.Set("username", "johnd")
+		f.values.Set("password", alicePW)
+		resp := b.post(f.action, f.values)
+		if outcome == "ok" {
+			e.expectCode(t, resp, clientID, pk)
+			continue
+		}
+		loc, err := url.Parse(resp.header.Get("Location"))
+		if resp.status != http.StatusFound || err != nil || loc.Query().Get("error") != "access_denied" {
+			t.Errorf("failed external check: %d Location %q", resp.status, resp.header.Get("Location"))
+		}
+	}
+	// Without the login's CSRF cookie, /commonauth refuses.
+	if pg := newBrowser(t).get(e.srv.URL + authn.PathCommonAuth + "?sessionDataKey=x&result=ok"); pg.status != http.StatusForbidden {
+		t.Errorf("foreign browser at /commonauth: %d, want 403", pg.status)
 	}
 }

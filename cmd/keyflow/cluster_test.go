@@ -45,6 +45,8 @@ import (
 type cluster struct {
 	t        *testing.T
 	env      []string
+	pg       *pgserver.Server
+	pgDir    string
 	store    *store.Store
 	temporal client.Client
 	kek      namedKey
@@ -70,11 +72,11 @@ func startClusterOn(t *testing.T, host string) *cluster {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	pg, err := pgserver.Start(ctx, pgserver.Config{DataDir: filepath.Join(t.TempDir(), "pg"), Logger: log, NoFsync: true})
+	pgDir := filepath.Join(t.TempDir(), "pg")
+	pg, err := pgserver.Start(ctx, pgserver.Config{DataDir: pgDir, Logger: log, NoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
 	tsrv, err := devserver.Start(ctx, devserver.Config{DataDir: t.TempDir(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,8 @@ func startClusterOn(t *testing.T, host string) *cluster {
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, kek: namedKey{ID: "e1", Key: key[:32]}, http: &http.Client{Timeout: 2 * time.Minute}}
+	c := &cluster{t: t, pg: pg, pgDir: pgDir, kek: namedKey{ID: "e1", Key: key[:32]}, http: &http.Client{Timeout: 2 * time.Minute}}
+	t.Cleanup(func() { _ = c.pg.Stop(context.Background()) })
 	c.env = []string{
 		"KEYFLOW_DATABASE_URL=" + pg.URL(),
 		"KEYFLOW_TEMPORAL_ADDRESS=" + tsrv.FrontendAddress(),

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/keyflow/keyflow/connectors"
 	"github.com/keyflow/keyflow/connectors/password"
+	"github.com/keyflow/keyflow/store/pgserver"
 )
 
 // TestClusterFaults is issue 7's multi-process cluster test: one Temporal and one PostgreSQL,
@@ -21,7 +24,8 @@ import (
 // processes (each step may go to either: the flow lives in Temporal). Then, under load, a worker is
 // killed with SIGKILL (its logins finish on the other worker) and an api process is killed
 // (clients retry the same step on the other one). Every login must finish: the test counts
-// started, finished and lost.
+// started, finished and lost. Last, PostgreSQL stops: requests get a clean 503; it restarts on
+// the same port and logins succeed again without any process being restarted.
 func TestClusterFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level test")
@@ -87,6 +91,43 @@ func TestClusterFaults(t *testing.T) {
 	run("a worker killed with SIGKILL", 100, 16, 20, func() { first.kill(syscall.SIGKILL) })
 	apiProc := c.api
 	run("an api process killed", 100, 16, 20, func() { apiProc.kill(syscall.SIGKILL) })
+
+	// PostgreSQL restarts: requests during the outage get a clean 503 (no 500, nothing about
+	// the failure in the body), then the service recovers by itself.
+	live := apis[1]
+	pgURL, err := url.Parse(c.pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.pg.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for i := range 6 {
+		var a nativeAnswer
+		var err error
+		if i%2 == 0 {
+			_, a, err = c.startLoginAt(ctx, live, clientID, redirectURI)
+		} else {
+			a, err = c.post(ctx, live+"/oauth2/token", "application/x-www-form-urlencoded",
+				url.Values{"grant_type": {"authorization_code"}, "code": {"nope"}, "client_id": {clientID},
+					"redirect_uri": {redirectURI}, "code_verifier": {strings.Repeat("v", 43)}}.Encode())
+		}
+		if a.Status != http.StatusServiceUnavailable || strings.Contains(a.raw, "goroutine") ||
+			strings.Contains(a.raw, "connect") || strings.Contains(a.raw, "postgres") {
+			t.Errorf("request %d during the outage: %s (%v), want a clean 503", i, a, err)
+		}
+	}
+	port, _ := strconv.Atoi(pgURL.Port())
+	c.pg, err = pgserver.Start(context.Background(), pgserver.Config{DataDir: c.pgDir, Port: port, NoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.pg.URL() != pgURL.String() {
+		t.Fatalf("PostgreSQL came back at another URL")
+	}
+	run("after PostgreSQL restarted", 20, 4, 0, nil)
 }
 
 // clusterLogin performs one app-native login: authorize, password, token exchange. Request k

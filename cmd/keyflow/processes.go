@@ -21,6 +21,7 @@ import (
 	"github.com/keyflow/keyflow/api"
 	"github.com/keyflow/keyflow/api/apps"
 	"github.com/keyflow/keyflow/api/authn"
+	"github.com/keyflow/keyflow/api/device"
 	"github.com/keyflow/keyflow/api/oauth2"
 	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
 	"github.com/keyflow/keyflow/api/oauth2/op"
@@ -320,6 +321,7 @@ func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.
 		Keys:                  keys,
 		BaseURL:               p.cfg.BaseURL,
 		AuthorizationEndpoint: p.cfg.BaseURL + authn.PathAuthorize,
+		DeviceVerificationURI: p.cfg.BaseURL + device.PathDevice,
 		EndSessionEndpoint:    p.cfg.BaseURL + oidclogout.Path,
 		Logger:                p.log.With("component", "oauth2"),
 	})
@@ -352,8 +354,14 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("WS-Federation: %w", err)
 	}
+	devices, err := device.New(device.Config{Provider: prov, Applications: p.store, Logins: late, UI: pages,
+		BaseURL: p.cfg.BaseURL, Claims: p.store, Logger: p.log.With("component", "device")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("device verification: %w", err)
+	}
 	native, err := authn.New(authn.Config{
-		Completers:         map[string]authn.Completer{saml.ProtocolSAML: idp, wsfed.ProtocolWSFed: sts},
+		Completers: map[string]authn.Completer{saml.ProtocolSAML: idp, wsfed.ProtocolWSFed: sts,
+			device.ProtocolDevice: devices},
 		UI:                 pages,
 		Applications:       p.store,
 		Provider:           prov,
@@ -400,7 +408,7 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("application API: %w", err)
 	}
-	return []api.Routes{oidc, native, idp, sts, logout, users, sessions, scriptSecrets, applications}, prov, nil
+	return []api.Routes{oidc, native, idp, sts, devices, logout, users, sessions, scriptSecrets, applications}, prov, nil
 }
 
 // secretVault seals the scripts' secrets with a key derived from each encryption key (the first
@@ -429,7 +437,9 @@ func jwtKEKs(sec serverSecrets) []jwtkeys.KEK {
 func (p *process) handler(routes ...api.Routes) (api.Config, error) {
 	cfg := api.Config{Logger: p.log, Registry: p.registry, Routes: routes}
 	if p.store != nil {
-		cfg.Checks = append(cfg.Checks, api.Check{Name: "postgres", Probe: p.store.Ping})
+		pg := api.Check{Name: "postgres", Probe: p.store.Ping}
+		cfg.Checks = append(cfg.Checks, pg)
+		cfg.Outage = &pg
 	}
 	if p.temporal != nil {
 		c, queue := p.temporal, p.cfg.TemporalTaskQueue
