@@ -11,6 +11,7 @@ const issuer = env("ISSUER");
 const clientID = env("CLIENT_ID");
 const clientSecret = env("CLIENT_SECRET");
 const redirectURI = env("REDIRECT_URI");
+const postLogoutURI = env("POST_LOGOUT_URI");
 const username = env("USERNAME");
 const password = env("PASSWORD");
 
@@ -182,6 +183,19 @@ await run("oidc", async ({ browser, summary, setPage }) => {
       await page.goto(u.href);
       const hit = rp.hits[hits];
       neg.unsupportedResponseType = hit ? { error: hit.query.error, state: hit.query.state, iss: hit.query.iss } : { callbackHits: 0, url: page.url() };
+    }
+    // RP-initiated logout with the latest ID token as hint and the registered post-logout URI:
+    // the browser comes back with state, and the next authorization shows the login page.
+    {
+      check(md2.end_session_endpoint, "end_session_endpoint advertised");
+      const hits = rp.hits.length;
+      const u = oidc.buildEndSessionUrl(config, { id_token_hint: third.tokens.id_token,
+        post_logout_redirect_uri: postLogoutURI, state: "s-logout" });
+      await page.goto(u.href);
+      const hit = rp.hits[hits];
+      summary.logout = { state: hit ? hit.query.state : "", path: hit ? hit.path : page.url() };
+      const after = await authorize("after logout");
+      summary.logout.loginShownAfter = after.loginShown;
     }
     await context.close();
   } finally {

@@ -156,7 +156,8 @@ func (e *e2eEnv) client(t *testing.T, name, redirectURI, script string, steps ..
 		OrgID: e.c.orgID, Name: name, ClientID: "e2e-" + name,
 		GrantTypes:   []string{op.GrantAuthorizationCode, op.GrantRefreshToken, op.GrantClientCredentials},
 		RedirectURIs: []string{redirectURI}, Scopes: []string{"openid", "profile", "email"},
-		PKCERequired: true, SkipConsent: true,
+		PostLogoutRedirectURIs: []string{redirectURI + "/logged-out"},
+		PKCERequired:           true, SkipConsent: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +234,11 @@ func TestE2E(t *testing.T) {
 			}
 			UserinfoAfterRevocation string
 			ClientCredentials       struct{ Active bool }
-			Negatives               struct {
+			Logout                  struct {
+				State, Path     string
+				LoginShownAfter bool
+			}
+			Negatives struct {
 				PKCEMismatch string `json:"pkceMismatch"`
 				CodeReuse    struct {
 					Second                string
@@ -253,7 +258,10 @@ func TestE2E(t *testing.T) {
 			}
 		}
 		runScenario(t, dir, "oidc", map[string]string{"ISSUER": issuer, "CLIENT_ID": id, "CLIENT_SECRET": secret,
-			"REDIRECT_URI": redirect, "USERNAME": "e2e-oidc", "PASSWORD": pw}, &s)
+			"REDIRECT_URI": redirect, "POST_LOGOUT_URI": redirect + "/logged-out", "USERNAME": "e2e-oidc", "PASSWORD": pw}, &s)
+		if s.Logout.State != "s-logout" || s.Logout.Path != "/cb/logged-out" || !s.Logout.LoginShownAfter {
+			t.Errorf("RP-initiated logout: %+v, want the post-logout URI with state, then the login page again", s.Logout)
+		}
 		if s.First.Iss != issuer || s.First.Sub != userID || !s.First.HasRefresh || s.Userinfo["sub"] != s.First.Sub {
 			t.Errorf("first login: %+v, userinfo %v", s.First, s.Userinfo)
 		}
