@@ -15,6 +15,7 @@ import (
 type SessionStore interface {
 	UserSSOSessions(ctx context.Context, userID string, now time.Time) ([]store.SSOSession, error)
 	TerminateSSOSession(ctx context.Context, id, userID string, now time.Time, actor store.Actor) (store.SSOSession, error)
+	RevokeOAuth2SessionGrants(ctx context.Context, sessionID string) ([]store.RevokedJTI, error)
 }
 
 // Sessions adapts the SSO session store to scripting.Sessions (getUserSessions,
@@ -57,7 +58,7 @@ func (s *Sessions) UserSessions(ctx context.Context, u *connectors.User) ([]scri
 }
 
 // TerminateUserSession implements scripting.Sessions: it ends the session only when it belongs
-// to u.
+// to u, and revokes the tokens issued in it.
 func (s *Sessions) TerminateUserSession(ctx context.Context, u *connectors.User, sessionID string) (bool, error) {
 	if u == nil || u.ID == "" || u.Federated() {
 		return false, nil
@@ -67,5 +68,12 @@ func (s *Sessions) TerminateUserSession(ctx context.Context, u *connectors.User,
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	// The session's tokens end with it (offline_access grants stay, as at logout).
+	if _, err := s.Store.RevokeOAuth2SessionGrants(ctx, sessionID); err != nil {
+		return true, err
+	}
+	return true, nil
 }

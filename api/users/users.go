@@ -44,6 +44,7 @@ type Store interface {
 	UserSSOSessions(ctx context.Context, userID string, now time.Time) ([]store.SSOSession, error)
 	TerminateSSOSession(ctx context.Context, id, userID string, now time.Time, actor store.Actor) (store.SSOSession, error)
 	TerminateUserSSOSessions(ctx context.Context, userID string, now time.Time, actor store.Actor) ([]store.SSOSession, error)
+	RevokeOAuth2SessionGrants(ctx context.Context, sessionID string) ([]store.RevokedJTI, error)
 }
 
 // Config configures New.
@@ -213,9 +214,16 @@ func (h *Handler) terminateAll(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := h.cfg.Store.TerminateUserSSOSessions(c.Request.Context(), u.ID, h.cfg.Now(), bearer.Get(c).Actor()); err != nil {
+	ended, err := h.cfg.Store.TerminateUserSSOSessions(c.Request.Context(), u.ID, h.cfg.Now(), bearer.Get(c).Actor())
+	if err != nil {
 		h.fail(c, errServer, err)
 		return
+	}
+	for _, s := range ended {
+		if err := h.revoke(c.Request.Context(), s.ID); err != nil {
+			h.fail(c, errServer, err)
+			return
+		}
 	}
 	c.Status(http.StatusNoContent)
 }
@@ -225,16 +233,26 @@ func (h *Handler) terminateOne(c *gin.Context) {
 	if !ok {
 		return
 	}
-	_, err := h.cfg.Store.TerminateSSOSession(c.Request.Context(), c.Param("sessionId"), u.ID, h.cfg.Now(), bearer.Get(c).Actor())
+	ended, err := h.cfg.Store.TerminateSSOSession(c.Request.Context(), c.Param("sessionId"), u.ID, h.cfg.Now(), bearer.Get(c).Actor())
 	if errors.Is(err, store.ErrNotFound) {
 		h.fail(c, errSessionNotFound, nil)
 		return
+	}
+	if err == nil {
+		err = h.revoke(c.Request.Context(), ended.ID)
 	}
 	if err != nil {
 		h.fail(c, errServer, fmt.Errorf("terminate session: %w", err))
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// revoke revokes the tokens issued in an ended session (those of offline_access grants stay,
+// as at logout).
+func (h *Handler) revoke(ctx context.Context, sessionID string) error {
+	_, err := h.cfg.Store.RevokeOAuth2SessionGrants(ctx, sessionID)
+	return err
 }
 
 func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

@@ -167,6 +167,50 @@ func TestMySessions(t *testing.T) {
 	}
 }
 
+// grant records a grant issued in session sid (as a login through it would) and returns its id.
+func (e *env) grant(t *testing.T, u store.User, sid, clientID string) string {
+	t.Helper()
+	if _, err := e.s.CreateOAuth2Client(t.Context(), store.NewOAuth2Client{OAuth2Client: store.OAuth2Client{
+		ClientID: clientID, OrgID: u.OrgID, Name: clientID, Public: true, GrantTypes: []string{"authorization_code"},
+		RedirectURIs: []string{"https://app.example.com/cb"}, TokenFormat: store.TokenFormatJWT,
+		AccessTokenLifetime: time.Hour, SigningAlg: "ES256"}}); err != nil {
+		t.Fatal(err)
+	}
+	id := "grant-" + clientID
+	if err := e.s.CreateOAuth2Grant(t.Context(), store.NewOAuth2Grant{Grant: store.OAuth2Grant{ID: id, ClientID: clientID,
+		Subject: u.ID, Scope: "openid", AuthTime: e.now, SessionID: sid, ExpiresAt: e.now.Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestEndingASessionRevokesItsTokens: what was issued in a session ends with it.
+func TestEndingASessionRevokesItsTokens(t *testing.T) {
+	e := newEnv(t)
+	one := e.session(t, e.alice, "t1", "web")
+	two := e.session(t, e.alice, "t2", "web")
+	g1, g2 := e.grant(t, e.alice, one.ID, "c1"), e.grant(t, e.alice, two.ID, "c2")
+	if status, body := e.call(t, http.MethodDelete, "/api/users/v1/me/sessions/"+one.ID, "alice"); status != http.StatusNoContent {
+		t.Fatalf("end one: %d %s", status, body)
+	}
+	revoked := func(id string) bool {
+		g, err := e.s.OAuth2Grant(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !g.RevokedAt.IsZero()
+	}
+	if !revoked(g1) || revoked(g2) {
+		t.Fatalf("after ending session one: grant one revoked %v, grant two revoked %v", revoked(g1), revoked(g2))
+	}
+	if status, _ := e.call(t, http.MethodDelete, "/api/users/v1/me/sessions", "alice"); status != http.StatusNoContent {
+		t.Fatalf("end all: %d", status)
+	}
+	if !revoked(g2) {
+		t.Error("ending every session left grant two alive")
+	}
+}
+
 func TestUserSessionsAdmin(t *testing.T) {
 	e := newEnv(t)
 	bobs := e.session(t, e.bob, "b1", "web")
