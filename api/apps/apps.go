@@ -16,9 +16,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/keyflow/keyflow/api"
 	"github.com/keyflow/keyflow/api/bearer"
 	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/api/rest"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -86,6 +86,7 @@ type Handler struct {
 	cfg    Config
 	log    *slog.Logger
 	auth   *bearer.Authenticator
+	errs   rest.Errors
 	sealer sealer
 }
 
@@ -118,7 +119,9 @@ func New(cfg Config) (*Handler, error) {
 	if h.sealer, err = newSealer(cfg.SecretPepper); err != nil {
 		return nil, err
 	}
-	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.refuse}
+	h.errs = rest.Errors{Log: h.log, API: "apps", Unauthenticated: errUnauthorized, Forbidden: errForbidden,
+		Unavailable: errUnavailable, Server: errServer}
+	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.errs.Refuse}
 	return h, nil
 }
 
@@ -153,13 +156,7 @@ func (h *Handler) Register(r gin.IRouter) {
 }
 
 // Error is WSO2's REST API error body.
-type Error struct {
-	Status      int    `json:"-"`
-	Code        string `json:"code"`
-	Message     string `json:"message"`
-	Description string `json:"description"`
-	TraceID     string `json:"traceId"`
-}
+type Error = rest.Error
 
 // Error codes, in WSO2's APP- namespace.
 var (
@@ -178,31 +175,7 @@ var (
 		Description: "Token verification is unavailable; retry later."}
 )
 
-func (h *Handler) fail(c *gin.Context, e Error, cause error) {
-	e.TraceID = api.RequestID(c.Request.Context())
-	if e.Status >= http.StatusInternalServerError {
-		h.log.ErrorContext(c.Request.Context(), "apps: request failed", "code", e.Code, "error", cause)
-	}
-	c.AbortWithStatusJSON(e.Status, e)
-}
-
-func with(e Error, description string) Error {
-	e.Description = description
-	return e
-}
-
-func (h *Handler) refuse(c *gin.Context, f bearer.Failure, cause error) {
-	switch f {
-	case bearer.Unauthenticated:
-		h.fail(c, errUnauthorized, nil)
-	case bearer.Forbidden:
-		h.fail(c, errForbidden, nil)
-	case bearer.Unavailable:
-		h.fail(c, errUnavailable, cause)
-	default:
-		h.fail(c, errServer, cause)
-	}
-}
+func (h *Handler) fail(c *gin.Context, e Error, cause error) { h.errs.Fail(c, e, cause) }
 
 // requestError is a client mistake found while handling a request, possibly inside a
 // transaction (which it rolls back).
@@ -211,7 +184,7 @@ type requestError struct{ e Error }
 func (r *requestError) Error() string { return r.e.Code + ": " + r.e.Description }
 
 func badRequest(format string, args ...any) error {
-	return &requestError{with(errInvalid, fmt.Sprintf(format, args...))}
+	return &requestError{errInvalid.With(fmt.Sprintf(format, args...))}
 }
 
 // failErr writes err: a requestError as is, an op invalid_request as 400, store conflicts
@@ -223,9 +196,9 @@ func (h *Handler) failErr(c *gin.Context, err error) {
 	case errors.As(err, &re):
 		h.fail(c, re.e, nil)
 	case errors.As(err, &oe) && oe.Code == op.CodeInvalidRequest:
-		h.fail(c, with(errInvalid, oe.Description), nil)
+		h.fail(c, errInvalid.With(oe.Description), nil)
 	case errors.Is(err, store.ErrConflict):
-		h.fail(c, with(errConflict, "An application with the same name, client id or SAML issuer already exists."), nil)
+		h.fail(c, errConflict.With("An application with the same name, client id or SAML issuer already exists."), nil)
 	case errors.Is(err, store.ErrNotFound):
 		h.fail(c, errNotFound, nil)
 	default:
@@ -238,7 +211,7 @@ func (h *Handler) failErr(c *gin.Context, err error) {
 func (h *Handler) decode(c *gin.Context, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
 	if err := dec.Decode(v); err != nil {
-		h.fail(c, with(errInvalid, "The body must be a JSON object of the documented shape: "+jsonProblem(err)), nil)
+		h.fail(c, errInvalid.With("The body must be a JSON object of the documented shape: "+jsonProblem(err)), nil)
 		return false
 	}
 	return true
@@ -303,7 +276,7 @@ func (h *Handler) list(c *gin.Context) {
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			h.fail(c, with(errInvalid, "limit must be a positive integer."), nil)
+			h.fail(c, errInvalid.With("limit must be a positive integer."), nil)
 			return
 		}
 		limit = min(n, MaxLimit)
@@ -311,7 +284,7 @@ func (h *Handler) list(c *gin.Context) {
 	if s := c.Query("offset"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			h.fail(c, with(errInvalid, "offset must be a non-negative integer."), nil)
+			h.fail(c, errInvalid.With("offset must be a non-negative integer."), nil)
 			return
 		}
 		offset = n
@@ -320,7 +293,7 @@ func (h *Handler) list(c *gin.Context) {
 	if s := strings.TrimSpace(c.Query("filter")); s != "" {
 		f, err := parseFilter(s)
 		if err != nil {
-			h.fail(c, with(errFilter, err.Error()), nil)
+			h.fail(c, errFilter.With(err.Error()), nil)
 			return
 		}
 		q.Filter = &f
@@ -507,7 +480,7 @@ func (h *Handler) create(c *gin.Context) {
 	if in := b.InboundProtocolConfiguration; in != nil {
 		oidc = in.OIDC
 		if oidc != nil && oidc.ClientSecret != "" {
-			h.fail(c, with(errInvalid, "clientSecret is generated by the server; leave it out."), nil)
+			h.fail(c, errInvalid.With("clientSecret is generated by the server; leave it out."), nil)
 			return
 		}
 		if in.SAML != nil {
@@ -652,12 +625,12 @@ func (h *Handler) putScript(c *gin.Context) {
 		return
 	}
 	if b.Script == nil {
-		h.fail(c, with(errInvalid, "script is required."), nil)
+		h.fail(c, errInvalid.With("script is required."), nil)
 		return
 	}
 	seq := a.Sequence
 	if seq.Type != store.SequenceUserDefined {
-		h.fail(c, with(errInvalid, "A script needs a USER_DEFINED authentication sequence; PATCH the application's authenticationSequence first."), nil)
+		h.fail(c, errInvalid.With("A script needs a USER_DEFINED authentication sequence; PATCH the application's authenticationSequence first."), nil)
 		return
 	}
 	seq.Script = *b.Script

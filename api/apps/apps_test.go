@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyflow/keyflow/api/apps"
+	"github.com/keyflow/keyflow/api/bearer/bearertest"
 	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
 	"github.com/keyflow/keyflow/api/oauth2/op"
 	"github.com/keyflow/keyflow/store"
@@ -25,16 +26,6 @@ import (
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
-
-// tokens stands in for the OAuth2 provider's token verification (tested in api/oauth2/op).
-type tokens map[string]op.AccessToken
-
-func (t tokens) VerifyAccessToken(_ context.Context, tok string) (op.AccessToken, error) {
-	if at, ok := t[tok]; ok {
-		return at, nil
-	}
-	return op.AccessToken{}, op.ErrInvalidToken("unknown token")
-}
 
 const base = "/api/server/v1/applications"
 
@@ -68,7 +59,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	all := []string{apps.ScopeView, apps.ScopeCreate, apps.ScopeUpdate, apps.ScopeDelete, apps.ScopeScriptUpdate}
-	toks := tokens{
+	toks := bearertest.Tokens{
 		"admin":    {Subject: admin.ID, ClientID: "console", Scopes: all},
 		"alice":    {Subject: alice.ID, ClientID: "console", Scopes: all},
 		"m2m":      {Subject: "console", ClientID: "console", ClientOnly: true, Scopes: all},

@@ -25,8 +25,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/keyflow/keyflow/api"
 	"github.com/keyflow/keyflow/api/bearer"
+	"github.com/keyflow/keyflow/api/rest"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -70,6 +70,7 @@ type Handler struct {
 	cfg  Config
 	log  *slog.Logger
 	auth *bearer.Authenticator
+	errs rest.Errors
 }
 
 // New validates cfg.
@@ -81,7 +82,9 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.refuse}
+	h.errs = rest.Errors{Log: h.log, API: "secrets", Unauthenticated: errUnauthorized, Forbidden: errForbidden,
+		Unavailable: errUnavailable, Server: errServer}
+	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.errs.Refuse}
 	return h, nil
 }
 
@@ -97,13 +100,7 @@ func (h *Handler) Register(r gin.IRouter) {
 }
 
 // Error is WSO2's REST API error body.
-type Error struct {
-	Status      int    `json:"-"`
-	Code        string `json:"code"`
-	Message     string `json:"message"`
-	Description string `json:"description"`
-	TraceID     string `json:"traceId"`
-}
+type Error = rest.Error
 
 var (
 	errUnauthorized = Error{Status: http.StatusUnauthorized, Code: "SCM-60001", Message: "Unauthorized",
@@ -123,32 +120,9 @@ var (
 		Description: "Token verification is unavailable; retry later."}
 )
 
-func (h *Handler) fail(c *gin.Context, e Error, cause error) {
-	e.TraceID = api.RequestID(c.Request.Context())
-	if e.Status >= http.StatusInternalServerError {
-		h.log.ErrorContext(c.Request.Context(), "secrets: request failed", "code", e.Code, "error", cause)
-	}
-	c.AbortWithStatusJSON(e.Status, e)
-}
+func (h *Handler) fail(c *gin.Context, e Error, cause error) { h.errs.Fail(c, e, cause) }
 
-func invalid(description string) Error {
-	e := errInvalid
-	e.Description = description
-	return e
-}
-
-func (h *Handler) refuse(c *gin.Context, f bearer.Failure, cause error) {
-	switch f {
-	case bearer.Unauthenticated:
-		h.fail(c, errUnauthorized, nil)
-	case bearer.Forbidden:
-		h.fail(c, errForbidden, nil)
-	case bearer.Unavailable:
-		h.fail(c, errUnavailable, cause)
-	default:
-		h.fail(c, errServer, cause)
-	}
-}
+func invalid(description string) Error { return errInvalid.With(description) }
 
 func (h *Handler) checkType(c *gin.Context) {
 	if c.Param("type") != TypeAdaptiveAuth {

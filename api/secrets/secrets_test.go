@@ -2,7 +2,6 @@ package secrets_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/api/bearer/bearertest"
 	"github.com/keyflow/keyflow/api/secrets"
 	"github.com/keyflow/keyflow/scripting"
 	"github.com/keyflow/keyflow/scripting/wfhost"
@@ -22,16 +21,6 @@ import (
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
-
-// tokens stands in for the OAuth2 provider's token verification (tested in api/oauth2/op).
-type tokens map[string]op.AccessToken
-
-func (t tokens) VerifyAccessToken(_ context.Context, tok string) (op.AccessToken, error) {
-	if at, ok := t[tok]; ok {
-		return at, nil
-	}
-	return op.AccessToken{}, op.ErrInvalidToken("unknown token")
-}
 
 const base = "/api/server/v1/secret-type/" + secrets.TypeAdaptiveAuth + "/secrets"
 
@@ -57,7 +46,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	all := []string{secrets.ScopeView, secrets.ScopeAdd, secrets.ScopeUpdate, secrets.ScopeDelete}
-	toks := tokens{
+	toks := bearertest.Tokens{
 		"admin":    {Subject: admin.ID, ClientID: "console", Scopes: all},
 		"alice":    {Subject: alice.ID, ClientID: "console", Scopes: all},
 		"viewer":   {Subject: "console", ClientID: "console", ClientOnly: true, Scopes: []string{secrets.ScopeView}},

@@ -26,8 +26,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/keyflow/keyflow/api"
 	"github.com/keyflow/keyflow/api/bearer"
+	"github.com/keyflow/keyflow/api/rest"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -63,6 +63,7 @@ type Handler struct {
 	cfg  Config
 	log  *slog.Logger
 	auth *bearer.Authenticator
+	errs rest.Errors
 }
 
 // New validates cfg.
@@ -80,8 +81,9 @@ func New(cfg Config) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, log: log}
-	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.refuse}
+	h := &Handler{cfg: cfg, log: log, errs: rest.Errors{Log: log, API: "users", Unauthenticated: errUnauthorized,
+		Forbidden: errForbidden, Unavailable: errUnavailable, Server: errServer}}
+	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.errs.Refuse}
 	return h, nil
 }
 
@@ -98,21 +100,9 @@ func (h *Handler) Register(r gin.IRouter) {
 }
 
 // Error is WSO2's REST API error body.
-type Error struct {
-	Status      int    `json:"-"`
-	Code        string `json:"code"`
-	Message     string `json:"message"`
-	Description string `json:"description"`
-	TraceID     string `json:"traceId"`
-}
+type Error = rest.Error
 
-func (h *Handler) fail(c *gin.Context, e Error, cause error) {
-	e.TraceID = api.RequestID(c.Request.Context())
-	if e.Status >= http.StatusInternalServerError {
-		h.log.ErrorContext(c.Request.Context(), "users: request failed", "code", e.Code, "error", cause)
-	}
-	c.AbortWithStatusJSON(e.Status, e)
-}
+func (h *Handler) fail(c *gin.Context, e Error, cause error) { h.errs.Fail(c, e, cause) }
 
 var (
 	errUnauthorized = Error{Status: http.StatusUnauthorized, Code: "USM-10001", Message: "Unauthorized",
@@ -128,20 +118,6 @@ var (
 	errUnavailable = Error{Status: http.StatusServiceUnavailable, Code: "USM-15002", Message: "Service unavailable",
 		Description: "Token verification is unavailable; retry later."}
 )
-
-// refuse answers a request bearer.Authenticator refused.
-func (h *Handler) refuse(c *gin.Context, f bearer.Failure, cause error) {
-	switch f {
-	case bearer.Unauthenticated:
-		h.fail(c, errUnauthorized, nil)
-	case bearer.Forbidden:
-		h.fail(c, errForbidden, nil)
-	case bearer.Unavailable:
-		h.fail(c, errUnavailable, cause)
-	default:
-		h.fail(c, errServer, cause)
-	}
-}
 
 // target is the user an operation is about: the caller on /me, else {userId} (which must exist
 // in the organization).

@@ -1,7 +1,6 @@
 package users_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -13,24 +12,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/api/bearer/bearertest"
 	"github.com/keyflow/keyflow/api/users"
 	"github.com/keyflow/keyflow/store"
 	"github.com/keyflow/keyflow/store/storetest"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
-
-// tokens stands in for the OAuth2 provider's token verification (tested in api/oauth2/op):
-// each key is a bearer token.
-type tokens map[string]op.AccessToken
-
-func (t tokens) VerifyAccessToken(_ context.Context, tok string) (op.AccessToken, error) {
-	if at, ok := t[tok]; ok {
-		return at, nil
-	}
-	return op.AccessToken{}, op.ErrInvalidToken("unknown token")
-}
 
 type env struct {
 	s     *store.Store
@@ -58,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	toks := tokens{
+	toks := bearertest.Tokens{
 		"alice":         {Subject: e.alice.ID, ClientID: "myaccount", Scopes: []string{users.ScopeLogin}},
 		"alice-noscope": {Subject: e.alice.ID, ClientID: "other", Scopes: []string{"openid"}},
 		"alice-admin-scopes": {Subject: e.alice.ID, ClientID: "console",
