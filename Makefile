@@ -36,10 +36,19 @@ test-cluster: deps
 	$(GO) test -race -count=1 -run 'TestClusterFaults|TestDurability' -v ./cmd/keyflow
 
 ## bench: measured speed in one run (cold start to ready, idle RSS, app-native logins at 1 and 16
-## clients with argon2id and ES256 limits), then the Go benchmarks
-bench: deps build
-	$(GO) run ./bench -keyflow ./$(BIN)
+## clients with argon2id and ES256 limits, client credentials, discovery, JWKS, introspection, script
+## overhead, SCIM at 100,000 users, memory per open login) beside panva's oidc-provider as a peer
+## (bench/peer, Keyflow/peer ratios), then the Go benchmarks. BENCH_FLAGS passes flags to ./bench.
+bench: deps build bench/peer/node_modules
+	$(GO) run ./bench -keyflow ./$(BIN) $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./api/oauth2/ ./scripting/ ./connectors/password/
+
+# The peer's Node packages, pinned by bench/peer/package-lock.json: installed when missing or older
+# than the lock file.
+bench/peer/node_modules: bench/peer/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm (Node.js 20.19 or later) is needed for bench/peer" >&2; exit 1; }
+	npm ci --prefix bench/peer --no-audit --no-fund
+	touch $@
 
 clean:
 	rm -rf bin

@@ -55,6 +55,9 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		if status >= 500 {
 			lvl = slog.LevelError
 		}
+		if !log.Enabled(c.Request.Context(), lvl) {
+			return
+		}
 		log.LogAttrs(c.Request.Context(), lvl, "http request",
 			slog.String("request_id", RequestID(c.Request.Context())),
 			slog.String("method", c.Request.Method),

@@ -41,6 +41,10 @@ type Config struct {
 	// Outage, when set, is the dependency (PostgreSQL) whose outage turns a handler's 500 into
 	// a 503 with Retry-After (outage.go).
 	Outage *Check
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For is
+	// believed for the client's IP (logs, lockout, rate limits). Empty: none, the peer address
+	// is the client.
+	TrustedProxies []string
 }
 
 // New returns the HTTP handler of the whole edge.
@@ -61,6 +65,10 @@ func New(cfg Config) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// gin trusts every proxy by default, which would let any client choose its own IP.
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("api: trusted proxies: %w", err)
+	}
 	r.Use(requestID(), accessLog(cfg.Logger), m.middleware())
 	if cfg.Outage != nil {
 		// Outside recovery, so that a panic's 500 is judged too.

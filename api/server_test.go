@@ -117,3 +117,40 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestClientIPTrust checks that X-Forwarded-For names the client only when the peer is a
+// configured proxy: otherwise any client could pick the IP that lockouts and logs key on.
+func TestClientIPTrust(t *testing.T) {
+	tests := []struct {
+		name    string
+		proxies []string
+		want    string
+	}{
+		{"no proxies: the peer", nil, "127.0.0.1"},
+		{"peer is a trusted proxy", []string{"127.0.0.0/8"}, "203.0.113.7"},
+		{"another proxy is trusted", []string{"10.0.0.1"}, "127.0.0.1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, logs := newTestServer(t, Config{TrustedProxies: tc.proxies})
+			resp, _ := get(t, srv.URL+"/healthz", map[string]string{"X-Forwarded-For": "203.0.113.7"})
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			var entry struct {
+				Remote string `json:"remote"`
+			}
+			for line := range strings.Lines(logs.String()) {
+				if err := json.Unmarshal([]byte(line), &entry); err == nil && entry.Remote != "" {
+					break
+				}
+			}
+			if entry.Remote != tc.want {
+				t.Fatalf("logged client %q, want %q; logs: %s", entry.Remote, tc.want, logs.String())
+			}
+		})
+	}
+	if _, err := New(Config{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), TrustedProxies: []string{"not-an-ip"}}); err == nil {
+		t.Fatal("an invalid proxy address was accepted")
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,15 +28,16 @@ const (
 // loginClient is a small app-native (WSO2 wire) client: authorize with response_mode=direct,
 // one username/password step at /oauth2/authn, and the code + PKCE exchange at /oauth2/token.
 type loginClient struct {
-	base string
-	http *http.Client
+	base     string
+	clientID string
+	http     *http.Client
 }
 
 func newLoginClient(base string, conns int) *loginClient {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = conns*2, conns*2
 	// No cookie jar: every login is a fresh one, never an SSO session.
-	return &loginClient{base: base, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &loginClient{base: base, clientID: benchClientID, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 // loginTimes are one login's step durations.
@@ -65,23 +65,14 @@ type answer struct {
 func (c *loginClient) login(ctx context.Context, username, pw string) (loginTimes, error) {
 	var t loginTimes
 	verifier := rand.Text() + rand.Text()
-	state := rand.Text()
-	sum := sha256.Sum256([]byte(verifier))
 	redirectURI := c.base + benchRedirectPath
 
 	start := time.Now()
-	var a answer
-	if err := c.post(ctx, c.base+"/oauth2/authorize", "application/x-www-form-urlencoded", url.Values{
-		"client_id": {benchClientID}, "response_type": {"code"}, "response_mode": {"direct"},
-		"redirect_uri": {redirectURI}, "scope": {"openid profile"}, "state": {state},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-	}.Encode(), &a); err != nil {
-		return t, fmt.Errorf("authorize: %w", err)
+	a, state, err := c.authorize(ctx, verifier)
+	if err != nil {
+		return t, err
 	}
 	t.authorize = time.Since(start)
-	if a.FlowStatus != "INCOMPLETE" || len(a.NextStep.Authenticators) != 1 || len(a.Links) == 0 {
-		return t, fmt.Errorf("authorize: want one INCOMPLETE step with a link, got %+v", a)
-	}
 
 	step := time.Now()
 	body, err := json.Marshal(map[string]any{"flowId": a.FlowID, "selectedAuthenticator": map[string]any{
@@ -106,7 +97,7 @@ func (c *loginClient) login(ctx context.Context, username, pw string) (loginTime
 		IDToken     string `json:"id_token"`
 	}
 	if err := c.post(ctx, c.base+"/oauth2/token", "application/x-www-form-urlencoded", url.Values{
-		"grant_type": {"authorization_code"}, "code": {done.AuthData["code"]}, "client_id": {benchClientID},
+		"grant_type": {"authorization_code"}, "code": {done.AuthData["code"]}, "client_id": {c.clientID},
 		"redirect_uri": {redirectURI}, "code_verifier": {verifier},
 	}.Encode(), &tokens); err != nil {
 		return t, fmt.Errorf("token: %w", err)
@@ -117,6 +108,25 @@ func (c *loginClient) login(ctx context.Context, username, pw string) (loginTime
 		return t, errors.New("token: response without access_token or id_token")
 	}
 	return t, nil
+}
+
+// authorize starts a login (POST /oauth2/authorize, response_mode=direct) with the PKCE challenge
+// of verifier and returns its one-step answer and state.
+func (c *loginClient) authorize(ctx context.Context, verifier string) (answer, string, error) {
+	state := rand.Text()
+	sum := sha256.Sum256([]byte(verifier))
+	var a answer
+	if err := c.post(ctx, c.base+"/oauth2/authorize", "application/x-www-form-urlencoded", url.Values{
+		"client_id": {c.clientID}, "response_type": {"code"}, "response_mode": {"direct"},
+		"redirect_uri": {c.base + benchRedirectPath}, "scope": {"openid profile"}, "state": {state},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}.Encode(), &a); err != nil {
+		return a, state, fmt.Errorf("authorize: %w", err)
+	}
+	if a.FlowStatus != "INCOMPLETE" || len(a.NextStep.Authenticators) != 1 || len(a.Links) == 0 {
+		return a, state, fmt.Errorf("authorize: want one INCOMPLETE step with a link, got %+v", a)
+	}
+	return a, state, nil
 }
 
 // post sends body and decodes a 200 (or 201) JSON answer into v.
@@ -191,22 +201,19 @@ func (r loadResult) rate() float64 { return float64(len(r.times)) / r.elapsed.Se
 
 // percentile returns the nearest-rank percentile p (0..100) of the durations pick selects, in ms.
 func (r loadResult) percentile(p float64, pick func(loginTimes) time.Duration) float64 {
-	if len(r.times) == 0 {
-		return 0
-	}
 	ds := make([]time.Duration, len(r.times))
 	for i, t := range r.times {
 		ds[i] = pick(t)
 	}
-	slices.Sort(ds)
-	i := int(float64(len(ds))*p/100+0.5) - 1
-	i = max(0, min(i, len(ds)-1))
-	return float64(ds[i]) / float64(time.Millisecond)
+	return percentileMS(ds, p)
 }
+
+// loginFunc runs one full login of username with password pw.
+type loginFunc func(ctx context.Context, username, pw string) (loginTimes, error)
 
 // runLogins runs clients concurrent login loops for d, client i logging in as users[i%len(users)].
 // A failed login is counted and the loop goes on; a phase where most logins fail is an error.
-func (c *loginClient) runLogins(ctx context.Context, clients int, d time.Duration, users []string, pw string) (loadResult, error) {
+func runLogins(ctx context.Context, login loginFunc, clients int, d time.Duration, users []string, pw string) (loadResult, error) {
 	res := loadResult{clients: clients}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -216,7 +223,7 @@ func (c *loginClient) runLogins(ctx context.Context, clients int, d time.Duratio
 		user := users[i%len(users)]
 		wg.Go(func() {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				t, err := c.login(ctx, user, pw)
+				t, err := login(ctx, user, pw)
 				mu.Lock()
 				if err != nil {
 					res.failures++

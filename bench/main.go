@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -40,7 +41,17 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 5*time.Second, "how long serve idles before its memory is read")
 	flag.DurationVar(&o.single, "login-1", 10*time.Second, "how long one client logs in, one login after another")
 	flag.DurationVar(&o.concurrent, "login-n", 15*time.Second, "how long the concurrent clients log in")
-	flag.IntVar(&o.clients, "clients", 16, "concurrent login clients (each logs in as its own user)")
+	flag.IntVar(&o.clients, "clients", 16, "concurrent clients (each login client logs in as its own user)")
+	flag.DurationVar(&o.fast, "fast", 5*time.Second, "how long each fast path (discovery, JWKS, client credentials, introspection) is loaded")
+	flag.DurationVar(&o.script, "script", 20*time.Second, "how long one client logs in through the applications with and without a script (together)")
+	flag.StringVar(&o.peerDir, "peer", "bench/peer", "directory of the oidc-provider peer (npm ci done); empty: no peer")
+	flag.IntVar(&o.scimUsers, "scim-users", 100000, "users seeded over SCIM Bulk before the filter is measured; 0: no SCIM figures")
+	flag.IntVar(&o.scimConc, "scim-conc", 4, "SCIM Bulk requests in flight while seeding")
+	flag.DurationVar(&o.scimBudget, "scim-budget", 3*time.Minute, "stop SCIM Bulk seeding after this long")
+	flag.BoolVar(&o.scimTopUp, "scim-topup", true, "after -scim-budget, create the remaining users through package store so the filter runs at -scim-users")
+	flag.DurationVar(&o.scimQuery, "scim-query", 10*time.Second, "how long one client queries the SCIM userName filter")
+	flag.IntVar(&o.open, "open-logins", 1000, "logins started and left open to measure memory per open login; 0: skip")
+	flag.StringVar(&o.perfOut, "perf", "", "write a perf CPU profile of keyflow serve during the concurrent logins to this file")
 	flag.Parse()
 	if err := run(*bin, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -50,8 +61,14 @@ func main() {
 
 // options are the durations and sizes of a run.
 type options struct {
-	idle, single, concurrent time.Duration
-	clients                  int
+	idle, single, concurrent, fast, script time.Duration
+	clients                                int
+	peerDir                                string
+	scimUsers, scimConc                    int
+	scimBudget, scimQuery                  time.Duration
+	scimTopUp                              bool
+	open                                   int
+	perfOut                                string
 }
 
 func run(bin string, o options, out io.Writer) error {
@@ -95,19 +112,57 @@ func run(bin string, o options, out io.Writer) error {
 	}
 	results = append(results, target(result{Name: "idle RSS of keyflow serve (without PostgreSQL)", Value: rss, Unit: "MB", Target: 350}))
 
-	logins, notes, err := loginFigures(again.base, o)
-	if err != nil {
-		return fmt.Errorf("logins: %w", err)
+	figures, notes, err := measure(again.base, dir, again.cmd.Process.Pid, o)
+	results = append(results, figures...)
+	if n, first := again.errorsLogged(); n > 0 {
+		notes = append(notes, fmt.Sprintf("keyflow serve logged %d errors during the run; the first: %.600s", n, first))
 	}
-	results = append(results, logins...)
+	if err != nil {
+		// What was measured before the failure is still printed.
+		report(out, results, append(notes, "run failed: "+err.Error()))
+		return err
+	}
 	report(out, results, notes)
 	return nil
 }
 
 type serveProc struct {
-	cmd   *exec.Cmd
-	base  string
-	ready time.Duration
+	cmd    *exec.Cmd
+	base   string
+	ready  time.Duration
+	stderr *lockedBuilder
+}
+
+// lockedBuilder collects the serve process's log (warnings and errors only).
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// errorsLogged counts the serve process's ERROR log lines and returns the first.
+func (p *serveProc) errorsLogged() (int, string) {
+	n, first := 0, ""
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		if strings.Contains(line, "level=ERROR") || strings.Contains(line, `"level":"ERROR"`) {
+			if n == 0 {
+				first = line
+			}
+			n++
+		}
+	}
+	return n, first
 }
 
 // startServe starts `keyflow serve` on addr and waits until /readyz answers 200.
@@ -115,13 +170,13 @@ func startServe(bin, dataDir, addr string) (*serveProc, error) {
 	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--data-dir", dataDir, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "KEYFLOW_ADMIN_PASSWORD=bench-admin-password")
 	cmd.Stdout = io.Discard
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &lockedBuilder{}
+	cmd.Stderr = stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &serveProc{cmd: cmd, base: "http://" + addr}
+	p := &serveProc{cmd: cmd, base: "http://" + addr, stderr: stderr}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for {

@@ -11,6 +11,11 @@ have_pg() {
 have_pg || need+=(postgresql)
 # xmlsec1 verifies the SAML IdP's signed responses in api/saml's tests.
 command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+# slapd and ldap-utils (ldapadd) run the private OpenLDAP servers of the LDAP user store tests
+# (connectors/ldapstore/slapdtest). Debian's slapd package may start a system slapd on port 389;
+# the tests never use it (they start their own on a free loopback port).
+[ -x /usr/sbin/slapd ] || need+=(slapd)
+[ -x /usr/bin/ldapadd ] || need+=(ldap-utils)
 # Chromium runs the browser end-to-end suite (e2e/, driven by cmd/keyflow's TestE2E).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -277,7 +278,9 @@ func (q *queries) DeleteApplication(ctx context.Context, id string, actor Actor)
 }
 
 // UpdateOAuth2Client replaces the settings of an existing client (all fields but ClientID,
-// OrgID and the timestamps) and records an audit event (without the secret hash). An unknown
+// OrgID and the timestamps, including the client authentication settings of migration 00013:
+// method, assertion algorithm, JWKS or its URI, sealed secret and JWT bearer issuers) and
+// records an audit event (without the secret hash). An unknown
 // client returns ErrNotFound, a structurally invalid client a plain error.
 func (q *queries) UpdateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (OAuth2Client, error) {
 	c := nc.OAuth2Client
@@ -305,7 +308,9 @@ func (q *queries) UpdateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (O
 				id_token_lifetime_seconds = $16, refresh_token_lifetime_seconds = $17, skip_consent = $18,
 				post_logout_redirect_uris = $19, backchannel_logout_uri = $20,
 				backchannel_logout_session_required = $21, frontchannel_logout_uri = $22,
-				frontchannel_logout_session_required = $23
+				frontchannel_logout_session_required = $23, token_endpoint_auth_method = $24,
+				token_endpoint_auth_signing_alg = $25, jwks = $26, jwks_uri = $27, secret_sealed = $28,
+				jwt_bearer_issuers = $29
 			WHERE client_id = $1
 			RETURNING `+oauth2ClientColumns,
 			c.ClientID, c.Name, nullIfEmpty(c.SecretHash), c.Public, oauth2List(c.GrantTypes), oauth2List(c.RedirectURIs),
@@ -313,14 +318,18 @@ func (q *queries) UpdateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (O
 			oauth2List(c.ResponseTypes), c.PKCERequired, c.PKCEAllowPlain, c.IDTokenSigningAlg,
 			int64(c.IDTokenLifetime/time.Second), int64(c.RefreshTokenLifetime/time.Second), c.SkipConsent,
 			oauth2List(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
-			c.FrontchannelLogoutURI, c.FrontchannelLogoutSessionRequired))
+			c.FrontchannelLogoutURI, c.FrontchannelLogoutSessionRequired, c.TokenEndpointAuthMethod,
+			c.TokenEndpointAuthSigningAlg, jsonbOrNull(c.JWKS), c.JWKSURI, c.SecretSealed, jwtBearerIssuers(c.JWTBearerIssuers)))
 		if err != nil {
 			return mapErr("store: update oauth2 client", err)
 		}
+		after := oauth2ClientAudit(out)
+		// Whether the secret was replaced (regenerated), never the secret or its hash.
+		after["secretChanged"] = before.SecretHash != out.SecretHash || !bytes.Equal(before.SecretSealed, out.SecretSealed)
 		return q.audit(ctx, auditEvent{
 			orgID: out.OrgID, actor: nc.Actor, action: AuditOAuth2ClientUpdate,
 			targetType: "oauth2_client", targetID: out.ClientID,
-			before: oauth2ClientAudit(before), after: oauth2ClientAudit(out),
+			before: oauth2ClientAudit(before), after: after,
 		})
 	})
 	if err != nil {
@@ -341,6 +350,12 @@ func oauth2ClientAudit(c OAuth2Client) map[string]any {
 		"refreshTokenLifetimeSeconds": int64(c.RefreshTokenLifetime / time.Second),
 		"skipConsent":                 c.SkipConsent, "postLogoutRedirectUris": c.PostLogoutRedirectURIs,
 		"backchannelLogoutUri": c.BackchannelLogoutURI, "frontchannelLogoutUri": c.FrontchannelLogoutURI,
+		"backchannelLogoutSessionRequired":  c.BackchannelLogoutSessionRequired,
+		"frontchannelLogoutSessionRequired": c.FrontchannelLogoutSessionRequired,
+		"tokenEndpointAuthMethod":           c.TokenEndpointAuthMethod,
+		"tokenEndpointAuthSigningAlg":       c.TokenEndpointAuthSigningAlg,
+		"jwksUri":                           c.JWKSURI, "hasJwks": len(c.JWKS) > 0,
+		"jwtBearerIssuers": c.JWTBearerIssuers,
 	}
 }
 

@@ -156,6 +156,30 @@ func TestUpdateOAuth2Client(t *testing.T) {
 	if _, err := s.UpdateOAuth2Client(t.Context(), bad); err == nil {
 		t.Error("public client with a secret accepted")
 	}
+
+	// The client authentication settings (migration 00013) are written too.
+	pkj := newOAuth2Client(org.ID, "c1")
+	pkj.SecretHash, pkj.TokenEndpointAuthMethod, pkj.TokenEndpointAuthSigningAlg = "", "private_key_jwt", "ES256"
+	pkj.JWKS = []byte(`{"keys": []}`)
+	pkj.JWTBearerIssuers = []store.JWTBearerIssuer{{Issuer: "https://idp.example.com", JWKSURI: "https://idp.example.com/jwks", SubjectType: store.SubjectUsername}}
+	if _, err := s.UpdateOAuth2Client(t.Context(), pkj); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.OAuth2Client(t.Context(), "c1")
+	if err != nil || got.TokenEndpointAuthMethod != "private_key_jwt" || got.TokenEndpointAuthSigningAlg != "ES256" ||
+		!strings.Contains(string(got.JWKS), "keys") || got.SecretHash != "" || len(got.JWTBearerIssuers) != 1 {
+		t.Fatalf("client auth = %+v %v", got, err)
+	}
+	jwtSecret := newOAuth2Client(org.ID, "c1")
+	jwtSecret.TokenEndpointAuthMethod, jwtSecret.JWKSURI, jwtSecret.SecretSealed = "client_secret_jwt", "", []byte("sealed")
+	if got, err = s.UpdateOAuth2Client(t.Context(), jwtSecret); err != nil || string(got.SecretSealed) != "sealed" ||
+		len(got.JWKS) != 0 || len(got.JWTBearerIssuers) != 0 || got.SecretHash != "hmac-sha256$x$y" {
+		t.Fatalf("client_secret_jwt = %+v %v", got, err)
+	}
+	if n := countRows(t, conn, `SELECT count(*) FROM audit_events WHERE action = $1 AND (after->>'secretChanged')::boolean`,
+		store.AuditOAuth2ClientUpdate); n != 2 {
+		t.Errorf("%d update audit events with a changed secret, want 2", n)
+	}
 }
 
 func TestApplicationPendingSecret(t *testing.T) {

@@ -129,10 +129,11 @@ func (q *queries) RecordLoginFailure(ctx context.Context, userID string, p LockP
 	return res, nil
 }
 
-// RecordLoginSuccess resets the consecutive-failure counter of a user who
-// just logged in at now and clears a timed lock that has expired. It never
-// clears a lock still in force (the caller must not have let the user in).
-// Nothing is written when there is nothing to reset. It returns ErrNotFound
+// RecordLoginSuccess records now as the user's last login (idle-account
+// detection reads it), resets the consecutive-failure counter of a user who
+// just logged in and clears a timed lock that has expired. It never clears a
+// lock still in force (the caller must not have let the user in). The user
+// row is not written when there is nothing to reset. It returns ErrNotFound
 // for an unknown user.
 func (q *queries) RecordLoginSuccess(ctx context.Context, userID string, now time.Time) error {
 	if _, err := uuid.Parse(userID); err != nil {
@@ -143,7 +144,18 @@ func (q *queries) RecordLoginSuccess(ctx context.Context, userID string, now tim
 			orgID     string
 			wasLocked bool
 		)
-		err := q.db.QueryRow(ctx, `
+		tag, err := q.db.Exec(ctx, `
+			INSERT INTO user_last_logins (user_id, last_login_at)
+			SELECT id, $2 FROM users WHERE id = $1
+			ON CONFLICT (user_id) DO UPDATE SET last_login_at = greatest(user_last_logins.last_login_at, EXCLUDED.last_login_at)`,
+			userID, now)
+		if err != nil {
+			return mapErr("store: record last login", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("store: record login success: user %s: %w", userID, ErrNotFound)
+		}
+		err = q.db.QueryRow(ctx, `
 			WITH old AS (SELECT id, locked FROM users WHERE id = $1 FOR UPDATE)
 			UPDATE users u SET failed_login_attempts = 0, locked = false, locked_until = NULL, lock_reason = NULL
 			FROM old

@@ -27,7 +27,8 @@ type SAMLServiceProvider struct {
 	EntityID      string
 	// ACS are the assertion consumer services in metadata order.
 	ACS []SAMLEndpoint
-	// SLOURL and SLOResponseURL are the single logout service (unused until SLO is served).
+	// SLOURL and SLOResponseURL are the single logout service: the IdP posts LogoutRequests to
+	// SLOURL and LogoutResponses to SLOResponseURL (SLOURL when empty), HTTP-POST binding.
 	SLOURL         string
 	SLOResponseURL string
 	// SigningCertificates are PEM certificates the SP signs its requests with.

@@ -19,8 +19,11 @@ type Role struct {
 	Name         string
 	AudienceType string // ORGANIZATION or APPLICATION
 	AudienceID   string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Permissions are the API scopes the role grants (filled by RoleByID, ListRoles, CreateRole
+	// and ReplaceRole).
+	Permissions []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // NewRole is the input of CreateRole.
@@ -29,7 +32,9 @@ type NewRole struct {
 	Name   string
 	Users  []string // user ids assigned the role directly
 	Groups []string // group ids whose members hold the role
-	Actor  Actor
+	// Permissions are the API scopes the role grants.
+	Permissions []string
+	Actor       Actor
 }
 
 // CreateRole creates an organization-audience role with its assignments
@@ -47,8 +52,12 @@ func (q *queries) CreateRole(ctx context.Context, nr NewRole) (Role, error) {
 			return Role{}, fmt.Errorf("store: create role: assignee %q: %w", id, ErrNotFound)
 		}
 	}
+	perms, err := normalizePermissions(nr.Permissions)
+	if err != nil {
+		return Role{}, fmt.Errorf("store: create role: %w", err)
+	}
 	var r Role
-	err := q.atomic(ctx, func(q *queries) error {
+	err = q.atomic(ctx, func(q *queries) error {
 		err := q.db.QueryRow(ctx, `
 			INSERT INTO roles (org_id, name, name_key, audience_type, audience_id) VALUES ($1, $2, $3, 'ORGANIZATION', $1)
 			RETURNING id, org_id, name, audience_type, audience_id, created_at, updated_at`,
@@ -78,8 +87,12 @@ func (q *queries) CreateRole(ctx context.Context, nr NewRole) (Role, error) {
 				return mapErr("store: create role assignment", err)
 			}
 		}
+		if err := q.setRolePermissions(ctx, r.ID, perms); err != nil {
+			return err
+		}
+		r.Permissions = perms
 		return q.audit(ctx, auditEvent{orgID: r.OrgID, actor: nr.Actor, action: AuditRoleCreate, targetType: "role", targetID: r.ID,
-			after: map[string]any{"id": r.ID, "name": r.Name, "users": len(nr.Users), "groups": len(nr.Groups)}})
+			after: map[string]any{"id": r.ID, "name": r.Name, "users": len(nr.Users), "groups": len(nr.Groups), "permissions": perms}})
 	})
 	if err != nil {
 		return Role{}, err
@@ -130,7 +143,27 @@ func (q *queries) RoleByID(ctx context.Context, orgID, id string) (Role, error) 
 	if err != nil {
 		return Role{}, mapErr("store: role by id", err)
 	}
-	return r, nil
+	roles := []Role{r}
+	if err := q.fillPermissions(ctx, roles); err != nil {
+		return Role{}, err
+	}
+	return roles[0], nil
+}
+
+// fillPermissions sets the Permissions of roles (never nil).
+func (q *queries) fillPermissions(ctx context.Context, roles []Role) error {
+	ids := make([]string, len(roles))
+	for i, r := range roles {
+		ids[i] = r.ID
+	}
+	perms, err := q.PermissionsOfRoles(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range roles {
+		roles[i].Permissions = append([]string{}, perms[roles[i].ID]...)
+	}
+	return nil
 }
 
 // ListRoles is ListUsers for roles (RoleField* fields).
@@ -156,6 +189,9 @@ func (q *queries) ListRoles(ctx context.Context, lq ListQuery) ([]Role, int, err
 	roles, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Role, error) { return scanRole(r) })
 	if err != nil {
 		return nil, 0, mapErr("store: list roles", err)
+	}
+	if err := q.fillPermissions(ctx, roles); err != nil {
+		return nil, 0, err
 	}
 	return roles, total, nil
 }
@@ -205,7 +241,9 @@ type RoleReplace struct {
 	Name   string
 	Users  []string // the new direct user assignees
 	Groups []string // the new group assignees
-	Actor  Actor
+	// Permissions are the role's new permissions.
+	Permissions []string
+	Actor       Actor
 }
 
 // ReplaceRole renames a role and sets its assignees, all or nothing,
@@ -224,8 +262,12 @@ func (q *queries) ReplaceRole(ctx context.Context, rr RoleReplace) (Role, error)
 			return Role{}, fmt.Errorf("store: replace role: assignee %q: %w", id, ErrNotFound)
 		}
 	}
+	perms, err := normalizePermissions(rr.Permissions)
+	if err != nil {
+		return Role{}, fmt.Errorf("store: replace role: %w", err)
+	}
 	var r Role
-	err := q.atomic(ctx, func(q *queries) error {
+	err = q.atomic(ctx, func(q *queries) error {
 		before, err := scanRole(q.db.QueryRow(ctx, `SELECT `+roleColumns+` FROM roles WHERE id = $1 AND org_id = $2 FOR UPDATE`, rr.ID, rr.OrgID))
 		if err != nil {
 			return mapErr("store: replace role", err)
@@ -261,8 +303,17 @@ func (q *queries) ReplaceRole(ctx context.Context, rr RoleReplace) (Role, error)
 				return mapErr("store: replace role assignments", err)
 			}
 		}
+		old, err := q.PermissionsOfRoles(ctx, []string{r.ID})
+		if err != nil {
+			return err
+		}
+		if err := q.setRolePermissions(ctx, r.ID, perms); err != nil {
+			return err
+		}
+		r.Permissions = perms
 		return q.audit(ctx, auditEvent{orgID: r.OrgID, actor: rr.Actor, action: AuditRoleUpdate, targetType: "role", targetID: r.ID,
-			before: map[string]any{"name": before.Name}, after: map[string]any{"name": r.Name, "users": len(users), "groups": len(groups)}})
+			before: map[string]any{"name": before.Name, "permissions": append([]string{}, old[r.ID]...)},
+			after:  map[string]any{"name": r.Name, "users": len(users), "groups": len(groups), "permissions": perms}})
 	})
 	if err != nil {
 		return Role{}, err

@@ -48,23 +48,50 @@ func validateScriptLibrary(l ScriptLibrary) error {
 	return nil
 }
 
-// CreateScriptLibrary stores a new library. ErrConflict: the organization has a library of that
-// name; ErrNotFound: no such organization. Invalid input returns a plain error.
+// Audit actions of script libraries. Events carry the name, description and content size,
+// not the content.
+const (
+	AuditScriptLibraryCreate = "script_library.create"
+	AuditScriptLibraryUpdate = "script_library.update"
+	AuditScriptLibraryDelete = "script_library.delete"
+)
+
+func scriptLibraryAudit(l ScriptLibrary) map[string]any {
+	return map[string]any{"name": l.Name, "description": l.Description, "contentBytes": len(l.Content)}
+}
+
+// CreateScriptLibrary stores a new library (audited as done by the system). ErrConflict: the
+// organization has a library of that name; ErrNotFound: no such organization. Invalid input
+// returns a plain error.
 func (q *queries) CreateScriptLibrary(ctx context.Context, l ScriptLibrary) (ScriptLibrary, error) {
+	return q.CreateScriptLibraryBy(ctx, l, Actor{})
+}
+
+// CreateScriptLibraryBy is CreateScriptLibrary recording actor in the audit trail.
+func (q *queries) CreateScriptLibraryBy(ctx context.Context, l ScriptLibrary, actor Actor) (ScriptLibrary, error) {
 	if !isUUID(l.OrgID) {
 		return ScriptLibrary{}, fmt.Errorf("store: create script library: organization %q: %w", l.OrgID, ErrNotFound)
 	}
 	if err := validateScriptLibrary(l); err != nil {
 		return ScriptLibrary{}, fmt.Errorf("store: create script library: %w", err)
 	}
-	out, err := scanScriptLibrary(q.db.QueryRow(ctx, `
-		INSERT INTO script_libraries (org_id, name, content, description) VALUES ($1, $2, $3, $4)
-		RETURNING `+scriptLibraryColumns, l.OrgID, l.Name, l.Content, l.Description))
-	if isForeignKeyViolation(err) {
-		return ScriptLibrary{}, fmt.Errorf("store: create script library: organization %s: %w", l.OrgID, ErrNotFound)
-	}
+	var out ScriptLibrary
+	err := q.atomic(ctx, func(q *queries) error {
+		var err error
+		out, err = scanScriptLibrary(q.db.QueryRow(ctx, `
+			INSERT INTO script_libraries (org_id, name, content, description) VALUES ($1, $2, $3, $4)
+			RETURNING `+scriptLibraryColumns, l.OrgID, l.Name, l.Content, l.Description))
+		if isForeignKeyViolation(err) {
+			return fmt.Errorf("store: create script library: organization %s: %w", l.OrgID, ErrNotFound)
+		}
+		if err != nil {
+			return mapErr("store: create script library", err)
+		}
+		return q.audit(ctx, auditEvent{orgID: l.OrgID, actor: actor, action: AuditScriptLibraryCreate,
+			targetType: "script_library", targetID: l.Name, after: scriptLibraryAudit(out)})
+	})
 	if err != nil {
-		return ScriptLibrary{}, mapErr("store: create script library", err)
+		return ScriptLibrary{}, err
 	}
 	return out, nil
 }
@@ -110,34 +137,59 @@ func (q *queries) ScriptLibraries(ctx context.Context, orgID string) ([]ScriptLi
 }
 
 // UpdateScriptLibrary replaces the content and description of an existing library (the name is
-// its identity). ErrNotFound: no such library.
+// its identity), audited as done by the system. ErrNotFound: no such library.
 func (q *queries) UpdateScriptLibrary(ctx context.Context, l ScriptLibrary) (ScriptLibrary, error) {
-	if !isUUID(l.OrgID) {
+	return q.UpdateScriptLibraryBy(ctx, l, Actor{})
+}
+
+// UpdateScriptLibraryBy is UpdateScriptLibrary recording actor in the audit trail.
+func (q *queries) UpdateScriptLibraryBy(ctx context.Context, l ScriptLibrary, actor Actor) (ScriptLibrary, error) {
+	if !isUUID(l.OrgID) || !utf8.ValidString(l.Name) {
 		return ScriptLibrary{}, fmt.Errorf("store: update script library %q: %w", l.Name, ErrNotFound)
 	}
 	if err := validateScriptLibrary(l); err != nil {
 		return ScriptLibrary{}, fmt.Errorf("store: update script library: %w", err)
 	}
-	out, err := scanScriptLibrary(q.db.QueryRow(ctx, `
-		UPDATE script_libraries SET content = $3, description = $4 WHERE org_id = $1 AND name = $2
-		RETURNING `+scriptLibraryColumns, l.OrgID, l.Name, l.Content, l.Description))
+	var out ScriptLibrary
+	err := q.atomic(ctx, func(q *queries) error {
+		before, err := scanScriptLibrary(q.db.QueryRow(ctx, `
+			SELECT `+scriptLibraryColumns+` FROM script_libraries WHERE org_id = $1 AND name = $2 FOR UPDATE`,
+			l.OrgID, l.Name))
+		if err != nil {
+			return mapErr(fmt.Sprintf("store: update script library %q", l.Name), err)
+		}
+		if out, err = scanScriptLibrary(q.db.QueryRow(ctx, `
+			UPDATE script_libraries SET content = $3, description = $4 WHERE org_id = $1 AND name = $2
+			RETURNING `+scriptLibraryColumns, l.OrgID, l.Name, l.Content, l.Description)); err != nil {
+			return mapErr(fmt.Sprintf("store: update script library %q", l.Name), err)
+		}
+		return q.audit(ctx, auditEvent{orgID: l.OrgID, actor: actor, action: AuditScriptLibraryUpdate,
+			targetType: "script_library", targetID: l.Name, before: scriptLibraryAudit(before), after: scriptLibraryAudit(out)})
+	})
 	if err != nil {
-		return ScriptLibrary{}, mapErr(fmt.Sprintf("store: update script library %q", l.Name), err)
+		return ScriptLibrary{}, err
 	}
 	return out, nil
 }
 
-// DeleteScriptLibrary deletes a library. ErrNotFound: no such library.
+// DeleteScriptLibrary deletes a library, audited as done by the system. ErrNotFound: no such
+// library.
 func (q *queries) DeleteScriptLibrary(ctx context.Context, orgID, name string) error {
+	return q.DeleteScriptLibraryBy(ctx, orgID, name, Actor{})
+}
+
+// DeleteScriptLibraryBy is DeleteScriptLibrary recording actor in the audit trail.
+func (q *queries) DeleteScriptLibraryBy(ctx context.Context, orgID, name string, actor Actor) error {
 	if !isUUID(orgID) || !utf8.ValidString(name) {
 		return fmt.Errorf("store: delete script library %q: %w", name, ErrNotFound)
 	}
-	tag, err := q.db.Exec(ctx, `DELETE FROM script_libraries WHERE org_id = $1 AND name = $2`, orgID, name)
-	if err != nil {
-		return mapErr("store: delete script library", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("store: delete script library %q: %w", name, ErrNotFound)
-	}
-	return nil
+	return q.atomic(ctx, func(q *queries) error {
+		before, err := scanScriptLibrary(q.db.QueryRow(ctx, `
+			DELETE FROM script_libraries WHERE org_id = $1 AND name = $2 RETURNING `+scriptLibraryColumns, orgID, name))
+		if err != nil {
+			return mapErr(fmt.Sprintf("store: delete script library %q", name), err)
+		}
+		return q.audit(ctx, auditEvent{orgID: orgID, actor: actor, action: AuditScriptLibraryDelete,
+			targetType: "script_library", targetID: name, before: scriptLibraryAudit(before)})
+	})
 }

@@ -45,7 +45,8 @@ type SSOParticipant struct {
 	// RelyingParty is the client id, SP entity id or realm.
 	RelyingParty  string
 	ApplicationID string
-	// RPSession is the protocol's own session reference (SAML SessionIndex).
+	// RPSession is what the protocol needs to log the participant out later (SAML: the NameID
+	// issued, as JSON; the SessionIndex is the session id).
 	RPSession string
 	FirstAt   time.Time
 	LastAt    time.Time

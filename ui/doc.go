@@ -11,6 +11,7 @@
 //	front-end ── LoginPage{View, Action, CSRFToken, Lang, Branding} ──► Renderer.Login ──► HTML form
 //	          ── ErrorPage{…} / ErrorPageFor(*flows.FlowError) ──────► Renderer.Error
 //	          ── ConsentPage{…} ──────────────────────────────────────► Renderer.Consent
+//	          ── SelectAccountPage{…} ────────────────────────────────► Renderer.SelectAccount
 //	          ── GET <assets prefix>/… ─► Renderer.Assets (style.css, passkey.js)
 //
 // Every form the login page renders posts the hidden fields flowId, seq and csrf_token together

@@ -54,6 +54,8 @@ const (
 	pageConsent = "consent"
 	pageLogout  = "logout"
 	pageDevice  = "device"
+	// pageSelectAccount is the account chooser of prompt=select_account.
+	pageSelectAccount = "select_account"
 )
 
 // New parses every template and catalog and checks that every catalog has the keys English has,
@@ -84,7 +86,7 @@ func New(cfg Config) (*Renderer, error) {
 	if _, ok := r.catalogs[cfg.DefaultLang]; !ok {
 		return nil, fmt.Errorf("ui: no catalog for DefaultLang %q (have %v)", cfg.DefaultLang, r.langs)
 	}
-	for _, p := range []string{pageLogin, pageError, pageConsent, pageLogout, pageDevice} {
+	for _, p := range []string{pageLogin, pageError, pageConsent, pageLogout, pageDevice, pageSelectAccount} {
 		t, err := template.New(p).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: parse %s: %w", p, err)

@@ -205,6 +205,9 @@ func (a *accounts) UpdatePassword(ctx context.Context, u *connectors.User, pw st
 	if pw == "" {
 		return errors.New("update password: empty password")
 	}
+	if err := a.checkPolicy(ctx, u, pw); err != nil {
+		return fmt.Errorf("update password: %w", err)
+	}
 	hash, err := password.Hash(pw, a.hashing)
 	if err != nil {
 		return fmt.Errorf("update password: %w", err)
@@ -213,6 +216,25 @@ func (a *accounts) UpdatePassword(ctx context.Context, u *connectors.User, pw st
 		return fmt.Errorf("update password: %w", err)
 	}
 	return nil
+}
+
+// passwordChecker is an optional capability of ScriptStore (*store.Store has it): the
+// organization's password policy, checked before a script sets a password.
+type passwordChecker interface {
+	CheckPassword(ctx context.Context, orgID, userID, pw string, reused func(pw, hash string) (bool, error)) error
+}
+
+// checkPolicy returns the *store.PasswordViolation of a password the user's organization refuses.
+func (a *accounts) checkPolicy(ctx context.Context, u *connectors.User, pw string) error {
+	pc, ok := a.st.(passwordChecker)
+	if !ok {
+		return nil
+	}
+	org, found, err := a.org(ctx, u.TenantDomain)
+	if err != nil || !found {
+		return err
+	}
+	return pc.CheckPassword(ctx, org.ID, u.ID, pw, password.Verify)
 }
 
 // Library returns a tenant's script library. WSO2 scripts write require('lib.js') for a library

@@ -24,6 +24,15 @@ type Sessions struct {
 	Store SessionStore
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Ended, when set, follows every session a script ends: it revokes the session's tokens and
+	// logs its relying parties out (oidclogout.Ender: OIDC back-channel logout). Without it only
+	// the tokens are revoked.
+	Ended SessionEnder
+}
+
+// SessionEnder follows the end of an SSO session.
+type SessionEnder interface {
+	SessionEnded(ctx context.Context, s store.SSOSession) []string
 }
 
 var _ scripting.Sessions = (*Sessions)(nil)
@@ -63,13 +72,17 @@ func (s *Sessions) TerminateUserSession(ctx context.Context, u *connectors.User,
 	if u == nil || u.ID == "" || u.Federated() {
 		return false, nil
 	}
-	_, err := s.Store.TerminateSSOSession(ctx, sessionID, u.ID, s.now(),
+	ended, err := s.Store.TerminateSSOSession(ctx, sessionID, u.ID, s.now(),
 		store.Actor{Type: store.ActorSystem, ID: "adaptive-script"})
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
+	}
+	if s.Ended != nil {
+		s.Ended.SessionEnded(ctx, ended)
+		return true, nil
 	}
 	// The session's tokens end with it (offline_access grants stay, as at logout).
 	if _, err := s.Store.RevokeOAuth2SessionGrants(ctx, sessionID); err != nil {

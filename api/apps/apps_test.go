@@ -58,7 +58,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := []string{apps.ScopeView, apps.ScopeCreate, apps.ScopeUpdate, apps.ScopeDelete, apps.ScopeScriptUpdate}
+	all := []string{apps.ScopeView, apps.ScopeCreate, apps.ScopeUpdate, apps.ScopeDelete, apps.ScopeScriptUpdate, apps.ScopeSecretCreate}
 	toks := bearertest.Tokens{
 		"admin":    {Subject: admin.ID, ClientID: "console", Scopes: all},
 		"alice":    {Subject: alice.ID, ClientID: "console", Scopes: all},
@@ -594,7 +594,13 @@ func TestRefusals(t *testing.T) {
 		{"name too long", http.MethodPost, base, "admin", `{"name": "` + strings.Repeat("n", 256) + `"}`, http.StatusBadRequest, "APP-60001"},
 		{"not JSON", http.MethodPost, base, "admin", `name=x`, http.StatusBadRequest, "APP-60001"},
 		{"wrong type", http.MethodPost, base, "admin", `{"name": 5}`, http.StatusBadRequest, "APP-60001"},
-		{"secret given", http.MethodPost, base, "admin", `{"name": "s", "inboundProtocolConfiguration": {"oidc": {"clientSecret": "mine", "grantTypes": ["client_credentials"]}}}`, http.StatusBadRequest, "APP-60001"},
+		{"secret too short", http.MethodPost, base, "admin", `{"name": "s", "inboundProtocolConfiguration": {"oidc": {"clientSecret": "mine", "grantTypes": ["client_credentials"]}}}`, http.StatusBadRequest, "APP-60001"},
+		{"secret not printable", http.MethodPost, base, "admin", `{"name": "s", "inboundProtocolConfiguration": {"oidc": {"clientSecret": "0123456789abcdef0123456789\u00e9", "grantTypes": ["client_credentials"]}}}`, http.StatusBadRequest, "APP-60001"},
+		{"secret for a public client", http.MethodPost, base, "admin", `{"name": "s", "inboundProtocolConfiguration": {"oidc": {"clientSecret": "0123456789abcdef0123456789", "publicClient": true, "grantTypes": ["authorization_code"], "callbackURLs": ["https://s.example/cb"]}}}`, http.StatusBadRequest, "APP-60001"},
+		{"secret for private_key_jwt", http.MethodPost, base, "admin", `{"name": "s", "inboundProtocolConfiguration": {"oidc": {"clientSecret": "0123456789abcdef0123456789", "grantTypes": ["client_credentials"], "clientAuthentication": {"tokenEndpointAuthMethod": "private_key_jwt", "jwksUri": "https://s.example/jwks"}}}}`, http.StatusBadRequest, "APP-60001"},
+		{"regenerate without client", http.MethodPost, base + "/" + id + "/inbound-protocols/oidc/regenerate-secret", "admin", "", http.StatusNotFound, "APP-60008"},
+		{"regenerate needs its scope", http.MethodPost, base + "/" + id + "/inbound-protocols/oidc/regenerate-secret", "viewer", "", http.StatusForbidden, "APP-60011"},
+		{"client id with spaces around", http.MethodPost, base, "admin", `{"name": "s", "inboundProtocolConfiguration": {"oidc": {"clientId": " padded ", "grantTypes": ["client_credentials"]}}}`, http.StatusBadRequest, "APP-60001"},
 		{"public client_credentials", http.MethodPost, base, "admin", `{"name": "p", "inboundProtocolConfiguration": {"oidc": {"publicClient": true, "grantTypes": ["client_credentials"]}}}`, http.StatusBadRequest, "APP-60001"},
 		{"empty user-defined sequence", http.MethodPost, base, "admin", `{"name": "q", "authenticationSequence": {"type": "USER_DEFINED", "steps": []}}`, http.StatusBadRequest, "APP-60001"},
 		{"step ids not consecutive", http.MethodPatch, base + "/" + id, "admin", `{"authenticationSequence": {"type": "USER_DEFINED", "steps": [{"id": 2, "options": [{"idp": "LOCAL", "authenticator": "totp"}]}]}}`, http.StatusBadRequest, "APP-60001"},
@@ -617,5 +623,152 @@ func TestRefusals(t *testing.T) {
 	_, _, body := e.call(t, http.MethodGet, base, "admin", "")
 	if l := decode[listView](t, body); l.TotalResults != 1 {
 		t.Errorf("refused requests created applications: %s", body)
+	}
+}
+
+// TestClientSecrets: a creator may choose the secret; regenerate-secret replaces it, the old
+// one failing and the new one working at once.
+func TestClientSecrets(t *testing.T) {
+	e := newEnv(t)
+	const chosen = "migrated-from-wso2-28chars!"
+	id := e.create(t, `{"name": "migrated", "inboundProtocolConfiguration": {"oidc": {"clientId": "migrated-client",
+		"clientSecret": "`+chosen+`", "grantTypes": ["client_credentials"]}}}`)
+	oidcPath := base + "/" + id + "/inbound-protocols/oidc"
+	old := op.ClientCredentials{ClientID: "migrated-client", Secret: chosen, Method: op.AuthSecretBasic}
+	if tok, err := e.prov.Token(t.Context(), old, op.TokenRequest{GrantType: op.GrantClientCredentials}); err != nil || tok.AccessToken == "" {
+		t.Fatalf("chosen secret: %+v %v", tok, err)
+	}
+	// The chosen secret is the caller's: it is not shown back.
+	if _, _, body := e.call(t, http.MethodGet, oidcPath, "admin", ""); strings.Contains(body, "clientSecret") {
+		t.Errorf("the chosen secret is shown: %s", body)
+	}
+
+	status, _, body := e.call(t, http.MethodPost, oidcPath+"/regenerate-secret", "admin", "")
+	v := decode[oidcView](t, body)
+	if status != http.StatusOK || v.ClientID != "migrated-client" || len(v.ClientSecret) < 43 || v.ClientSecret == chosen {
+		t.Fatalf("regenerate: %d %s", status, body)
+	}
+	if _, err := e.prov.AuthenticateClient(t.Context(), old); err == nil {
+		t.Error("the old secret still works")
+	}
+	fresh := op.ClientCredentials{ClientID: "migrated-client", Secret: v.ClientSecret, Method: op.AuthSecretPost}
+	if tok, err := e.prov.Token(t.Context(), fresh, op.TokenRequest{GrantType: op.GrantClientCredentials}); err != nil || tok.AccessToken == "" {
+		t.Fatalf("new secret: %+v %v", tok, err)
+	}
+	if _, _, body := e.call(t, http.MethodGet, oidcPath, "admin", ""); strings.Contains(body, "clientSecret") {
+		t.Errorf("the regenerated secret is shown again: %s", body)
+	}
+
+	// A generated secret waiting for its first read is dropped by a regeneration.
+	id2 := e.create(t, `{"name": "fresh", "inboundProtocolConfiguration": {"oidc": {"grantTypes": ["client_credentials"]}}}`)
+	status, _, body = e.call(t, http.MethodPost, base+"/"+id2+"/inbound-protocols/oidc/regenerate-secret", "admin", "")
+	if status != http.StatusOK || decode[oidcView](t, body).ClientSecret == "" {
+		t.Fatalf("regenerate fresh: %d %s", status, body)
+	}
+	if _, _, body := e.call(t, http.MethodGet, base+"/"+id2+"/inbound-protocols/oidc", "admin", ""); strings.Contains(body, "clientSecret") {
+		t.Errorf("the superseded secret is shown: %s", body)
+	}
+
+	// A public client has no secret to regenerate.
+	id3 := e.create(t, `{"name": "spa", "inboundProtocolConfiguration": {"oidc": {"publicClient": true,
+		"grantTypes": ["authorization_code"], "callbackURLs": ["https://spa.example.com/cb"]}}}`)
+	if status, _, body := e.call(t, http.MethodPost, base+"/"+id3+"/inbound-protocols/oidc/regenerate-secret", "admin", ""); status != http.StatusBadRequest || !strings.Contains(body, "APP-60001") {
+		t.Errorf("regenerate public: %d %s", status, body)
+	}
+}
+
+type clientAuthView struct {
+	ClientAuthentication struct {
+		TokenEndpointAuthMethod          string          `json:"tokenEndpointAuthMethod"`
+		TokenEndpointAuthSigningAlg      string          `json:"tokenEndpointAuthSigningAlg"`
+		TokenEndpointAllowReusePvtKeyJwt bool            `json:"tokenEndpointAllowReusePvtKeyJwt"`
+		JWKSURI                          string          `json:"jwksUri"`
+		JWKS                             json.RawMessage `json:"jwks"`
+	} `json:"clientAuthentication"`
+	GrantTypes []string `json:"grantTypes"`
+	PKCE       struct {
+		Mandatory bool `json:"mandatory"`
+	} `json:"pkce"`
+}
+
+// TestClientAuthentication: the client authentication settings are written by a PUT of the
+// OIDC configuration and read back; a client switched to private_key_jwt loses its secret.
+func TestClientAuthentication(t *testing.T) {
+	e := newEnv(t)
+	id := e.create(t, `{"name": "svc", "inboundProtocolConfiguration": {"oidc": {"clientId": "svc-client",
+		"grantTypes": ["client_credentials"]}}}`)
+	oidcPath := base + "/" + id + "/inbound-protocols/oidc"
+	_, _, body := e.call(t, http.MethodGet, oidcPath, "admin", "")
+	secret := decode[oidcView](t, body).ClientSecret
+	if secret == "" {
+		t.Fatalf("no secret: %s", body)
+	}
+	jwks := `{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
+		"x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`
+	put := `{"grantTypes": ["client_credentials", "password", "urn:ietf:params:oauth:grant-type:device_code",
+		"urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+		"pkce": {"mandatory": true}, "clientAuthentication": {"tokenEndpointAuthMethod": "private_key_jwt",
+		"tokenEndpointAuthSigningAlg": "ES256", "tokenEndpointAllowReusePvtKeyJwt": false, "jwks": ` + jwks + `}}`
+	if status, _, body := e.call(t, http.MethodPut, oidcPath, "admin", put); status != http.StatusOK {
+		t.Fatalf("put private_key_jwt: %d %s", status, body)
+	}
+	_, _, body = e.call(t, http.MethodGet, oidcPath, "admin", "")
+	v := decode[clientAuthView](t, body)
+	ca := v.ClientAuthentication
+	if ca.TokenEndpointAuthMethod != "private_key_jwt" || ca.TokenEndpointAuthSigningAlg != "ES256" || len(ca.JWKS) == 0 ||
+		ca.JWKSURI != "" || len(v.GrantTypes) != 5 || !v.PKCE.Mandatory {
+		t.Fatalf("read back: %s", body)
+	}
+	c, err := e.s.OAuth2Client(t.Context(), "svc-client")
+	if err != nil || c.TokenEndpointAuthMethod != "private_key_jwt" || c.SecretHash != "" || !strings.Contains(string(c.JWKS), `"k1"`) {
+		t.Fatalf("stored: %+v %v", c, err)
+	}
+	if _, err := e.prov.AuthenticateClient(t.Context(), op.ClientCredentials{ClientID: "svc-client", Secret: secret, Method: op.AuthSecretBasic}); err == nil {
+		t.Error("the secret still works for a private_key_jwt client")
+	}
+
+	// A PUT without clientAuthentication keeps it; a jwksUri replaces the inline set.
+	if status, _, body := e.call(t, http.MethodPut, oidcPath, "admin", `{"grantTypes": ["client_credentials"]}`); status != http.StatusOK {
+		t.Fatalf("put without clientAuthentication: %d %s", status, body)
+	}
+	if c, err := e.s.OAuth2Client(t.Context(), "svc-client"); err != nil || c.TokenEndpointAuthMethod != "private_key_jwt" || len(c.JWKS) == 0 {
+		t.Fatalf("kept: %+v %v", c, err)
+	}
+	byURI := `{"grantTypes": ["client_credentials"], "clientAuthentication": {"tokenEndpointAuthMethod": "private_key_jwt", "jwksUri": "https://svc.example.com/jwks"}}`
+	if status, _, body := e.call(t, http.MethodPut, oidcPath, "admin", byURI); status != http.StatusOK {
+		t.Fatalf("put jwksUri: %d %s", status, body)
+	}
+	_, _, body = e.call(t, http.MethodGet, oidcPath, "admin", "")
+	if ca := decode[clientAuthView](t, body).ClientAuthentication; ca.JWKSURI != "https://svc.example.com/jwks" || len(ca.JWKS) != 0 {
+		t.Fatalf("jwksUri read back: %s", body)
+	}
+
+	// Back to a secret method: a new secret, shown once by the next read.
+	back := `{"grantTypes": ["client_credentials"], "clientAuthentication": {"tokenEndpointAuthMethod": "client_secret_basic"}}`
+	if status, _, body := e.call(t, http.MethodPut, oidcPath, "admin", back); status != http.StatusOK {
+		t.Fatalf("put client_secret_basic: %d %s", status, body)
+	}
+	_, _, body = e.call(t, http.MethodGet, oidcPath, "admin", "")
+	fresh := decode[oidcView](t, body).ClientSecret
+	if fresh == "" || fresh == secret {
+		t.Fatalf("no new secret: %s", body)
+	}
+	if _, err := e.prov.AuthenticateClient(t.Context(), op.ClientCredentials{ClientID: "svc-client", Secret: fresh, Method: op.AuthSecretBasic}); err != nil {
+		t.Errorf("new secret: %v", err)
+	}
+
+	cases := []struct{ name, body string }{
+		{"reuse of assertions", `{"grantTypes": ["client_credentials"], "clientAuthentication": {"tokenEndpointAuthMethod": "private_key_jwt", "jwksUri": "https://svc.example.com/jwks", "tokenEndpointAllowReusePvtKeyJwt": true}}`},
+		{"private_key_jwt without keys", `{"grantTypes": ["client_credentials"], "clientAuthentication": {"tokenEndpointAuthMethod": "private_key_jwt"}}`},
+		{"unknown method", `{"grantTypes": ["client_credentials"], "clientAuthentication": {"tokenEndpointAuthMethod": "tls_client_auth"}}`},
+		{"algorithm not fitting", `{"grantTypes": ["client_credentials"], "clientAuthentication": {"tokenEndpointAuthMethod": "client_secret_basic", "tokenEndpointAuthSigningAlg": "ES256"}}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, _, body := e.call(t, http.MethodPut, oidcPath, "admin", c.body)
+			if status != http.StatusBadRequest || !strings.Contains(body, "APP-60001") {
+				t.Errorf("%d %s", status, body)
+			}
+		})
 	}
 }

@@ -147,6 +147,16 @@ type Config struct {
 	// Claims loads a local user's stored claims for the tokens; nil leaves only the claims the
 	// login itself produced.
 	Claims UserClaims
+	// Consents keeps per-user consent (consent.go): browser logins for clients without
+	// SkipConsent then ask the user to approve the scopes. Nil: no consent page. Needs
+	// Interactions and UI.
+	Consents Consents
+	// Interactions keeps the consent page and the account chooser (prompt=select_account)
+	// between requests; nil: prompt=select_account is a normal login.
+	Interactions Interactions
+	// Branding resolves the look of the login, consent, account and error pages; nil: the
+	// default look.
+	Branding Brandings
 }
 
 // UserClaims reads a user's claims by local claim URI; *store.Store implements it.
@@ -195,6 +205,9 @@ func New(cfg Config) (*Handler, error) {
 		if c == nil || p == "" || p == ProtocolOIDC || p == ProtocolAppNative {
 			return nil, fmt.Errorf("authn: Completers[%q] is not usable", p)
 		}
+	}
+	if cfg.Consents != nil && (cfg.Interactions == nil || cfg.UI == nil) {
+		return nil, errors.New("authn: Config.Consents needs Interactions and UI")
 	}
 	if cfg.NewFlowID == nil {
 		cfg.NewFlowID = func() string { return uuid.NewString() }

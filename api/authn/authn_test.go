@@ -27,6 +27,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/keyflow/keyflow/api/authn"
+	"github.com/keyflow/keyflow/api/bearer/bearertest"
+	"github.com/keyflow/keyflow/api/branding"
 	"github.com/keyflow/keyflow/api/oauth2"
 	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
 	"github.com/keyflow/keyflow/api/oauth2/op"
@@ -192,9 +194,16 @@ func newEnv(t *testing.T) *env {
 	}
 	oh.Register(r)
 	e.completer = &recordingCompleter{}
+	// Branding preferences: the API (admin token "branding-admin") and the resolver.
+	bh, err := branding.New(branding.Config{Store: e.s, Tokens: bearertest.Tokens{
+		"branding-admin": {Subject: "console", ClientID: "console", ClientOnly: true, Scopes: []string{branding.ScopeUpdate}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bh.Register(r)
 	e.ah, err = authn.New(authn.Config{Applications: e.s, Provider: e.op, Logins: &authn.Temporal{Client: e.tc, TaskQueue: e.queue},
 		BaseURL: e.srv.URL, AllowedOrigins: []string{appOrigin}, MountAuthorize: true, UI: newRenderer(t), Sessions: e.s, Claims: e.s,
-		Completers: map[string]authn.Completer{"test": e.completer}})
+		Completers: map[string]authn.Completer{"test": e.completer}, Consents: e.s, Interactions: e.s, Branding: bh})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,11 +60,6 @@ const loginQuerySessionDataKey = "sessionDataKey"
 // csrfCookiePrefix starts the name of a flow's CSRF cookie.
 const csrfCookiePrefix = "kf_csrf_"
 
-// pageCSP keeps the pages to our own assets: no inline script, no framing (clickjacking of
-// the password form). Inline styles are allowed for branding colours, data: images for the TOTP
-// enrolment QR code.
-const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-
 // registerBrowser mounts the login page and the UI assets.
 func (h *Handler) registerBrowser(r gin.IRouter) {
 	if h.cfg.UI == nil {
@@ -73,6 +68,10 @@ func (h *Handler) registerBrowser(r gin.IRouter) {
 	r.GET(PathLogin, h.LoginPage)
 	r.POST(PathLogin, h.LoginSubmit)
 	r.GET(PathCommonAuth, h.ExternalReturn)
+	if h.cfg.Interactions != nil {
+		r.POST(PathConsent, h.ConsentSubmit)
+		r.POST(PathSelectAccount, h.SelectAccountSubmit)
+	}
 	assets := http.StripPrefix(h.cfg.UIAssetsPath, h.cfg.UI.Assets())
 	r.GET(h.cfg.UIAssetsPath+"/*file", gin.WrapH(assets))
 	r.HEAD(h.cfg.UIAssetsPath+"/*file", gin.WrapH(assets))
@@ -115,8 +114,11 @@ func (h *Handler) browserAuthorize(c *gin.Context, form url.Values) {
 			HTTP: ScriptRequest(c, form),
 		},
 	}
-	h.startBrowser(c, in, &LoginState{Protocol: ProtocolOIDC, OAuth2: req, OrgID: app.OrgID,
-		ApplicationID: app.ID, RelyingParty: req.ClientID})
+	st := &LoginState{Protocol: ProtocolOIDC, OAuth2: req, OrgID: app.OrgID, ApplicationID: app.ID, RelyingParty: req.ClientID}
+	if !h.beforeLogin(c, &in, st) {
+		return
+	}
+	h.startBrowser(c, in, st)
 }
 
 // BeginBrowserLogin starts a browser login for another protocol front-end (SAML, WS-Federation):
@@ -371,7 +373,9 @@ func (h *Handler) failed(c *gin.Context, v flows.View, st *LoginState, completer
 		if fe.Kind == flows.ErrorServer {
 			status = http.StatusInternalServerError
 		}
-		h.errorPage(c, status, ui.ErrorPageFor(fe), fmt.Errorf("login %s failed: %s %s", v.FlowID, fe.Kind, fe.Code))
+		p := ui.ErrorPageFor(fe)
+		p.Branding = h.branding(c, st.OrgID, st.ApplicationID)
+		h.errorPage(c, status, p, fmt.Errorf("login %s failed: %s %s", v.FlowID, fe.Kind, fe.Code))
 	}
 }
 
@@ -393,17 +397,11 @@ func (h *Handler) issue(c *gin.Context, v flows.View, st *LoginState, sessionID 
 		oauth2.WriteAuthorizeResponse(c.Writer, h.cfg.Provider.ErrorResponse(req, err))
 		return
 	}
-	resp, err := h.cfg.Provider.CompleteAuthorization(ctx, req, a)
-	if err != nil {
-		if rerr, ok := errors.AsType[*op.RedirectError](err); ok {
-			oauth2.WriteAuthorizeResponse(c.Writer, rerr.Response)
-			return
-		}
-		h.log.ErrorContext(ctx, "authn: issuing the code failed", "error", err)
-		oauth2.WriteAuthorizeResponse(c.Writer, h.cfg.Provider.ErrorResponse(req, err))
-		return
+	cs := consentState{Request: req, Authenticated: a, OrgID: st.OrgID, ApplicationID: st.ApplicationID}
+	if !v.Result.Subject.Federated() {
+		cs.UserID = v.Result.Subject.ID
 	}
-	oauth2.WriteAuthorizeResponse(c.Writer, resp)
+	h.authorizeOrAsk(c, cs)
 }
 
 // PathCommonAuth is where an external page sends the browser back after a script's
@@ -476,8 +474,11 @@ func (h *Handler) showView(c *gin.Context, v flows.View, token string) {
 	lang := h.cfg.UI.Lang(c.Query("ui_locales"), c.GetHeader("Accept-Language"))
 	page := ui.LoginPage{View: v, Action: h.base.Path + PathLogin, CSRFToken: token, Lang: lang,
 		SwitchURL: h.loginURL(v.FlowID)}
-	if st, err := h.cfg.Logins.State(ctx, v.FlowID); err == nil && st.OAuth2 != nil {
-		page.AppName = st.OAuth2.ClientName
+	if st, err := h.cfg.Logins.State(ctx, v.FlowID); err == nil {
+		if st.OAuth2 != nil {
+			page.AppName = st.OAuth2.ClientName
+		}
+		page.Branding = h.branding(c, st.OrgID, st.ApplicationID)
 	}
 	h.page(c, http.StatusOK, func(w io.Writer) error { return h.cfg.UI.Login(w, page) })
 }
@@ -490,7 +491,10 @@ func (h *Handler) errorPage(c *gin.Context, status int, p ui.ErrorPage, cause er
 		level = slog.LevelError
 	}
 	h.log.Log(ctx, level, "authn: browser request failed", "path", c.FullPath(), "status", status, "error", cause)
-	p.Lang = h.cfg.UI.Lang(c.Query("ui_locales"), c.GetHeader("Accept-Language"))
+	p.Lang = h.lang(c, nil)
+	if p.Branding == (ui.Branding{}) {
+		p.Branding = h.branding(c, "", "")
+	}
 	p.TraceID = api.RequestID(ctx)
 	h.page(c, status, func(w io.Writer) error { return h.cfg.UI.Error(w, p) })
 }
@@ -512,7 +516,11 @@ func (h *Handler) securityHeaders(c *gin.Context) {
 	hd := c.Writer.Header()
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Pragma", "no-cache")
-	hd.Set("Content-Security-Policy", pageCSP)
+	// Our own assets only (no inline script, no framing: clickjacking of the login form), plus
+	// the origins of the page's branding logo and stylesheet.
+	b, _ := c.Get(brandingKey)
+	brand, _ := b.(ui.Branding)
+	hd.Set("Content-Security-Policy", ui.PageCSP(brand))
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")

@@ -21,7 +21,11 @@
 // With Config.UI set, the same /oauth2/authorize also serves browsers (browser.go): a request
 // without response_mode=direct is validated, starts the same workflow and is sent to the
 // server-rendered login page (PathLogin), which shows each view with package ui and ends with
-// the authorization response to the client's redirect URI.
+// the authorization response to the client's redirect URI. Around the login, consent.go asks
+// for per-user consent before the response (Config.Consents) and account.go handles
+// prompt=select_account (an account chooser when an SSO session exists) and id_token_hint (a
+// session of another subject forces authentication, or login_required with prompt=none). Pages
+// take their look from Config.Branding (the application's preference over the organization's).
 //
 // Responses follow Jackson's NON_EMPTY rule of the reference server: empty lists, maps and
 // strings are left out, except where WSO2's SDKs need a field (nextStep.authenticators, links,

@@ -252,7 +252,8 @@ func TestBrowserMagicLink(t *testing.T) {
 }
 
 // TestStoredClaimsInTokens: the tokens of a browser login carry the subject's stored claims for
-// the granted scopes, although the password step loads none.
+// the granted scopes, although the password step loads none; the claims survive the consent
+// page.
 func TestStoredClaimsInTokens(t *testing.T) {
 	e := newEnv(t)
 	e.app(t, "web", false, []string{connectors.BasicAuthenticator})
@@ -261,7 +262,10 @@ func TestStoredClaimsInTokens(t *testing.T) {
 	f := parseLoginForm(t, pg)
 	f.values.Set("username", "johnd")
 	f.values.Set("password", alicePW)
-	resp := b.post(f.action, f.values)
+	// The client has no SkipConsent: the user approves the email scope first.
+	consent := expectConsentPage(t, "consent", b.post(f.action, f.values), "Your email address")
+	consent.values.Set("consent", "approve")
+	resp := b.post(consent.action, consent.values)
 	loc, err := url.Parse(resp.header.Get("Location"))
 	if err != nil || loc.Query().Get("code") == "" {
 		t.Fatalf("login: %d %q", resp.status, resp.header.Get("Location"))

@@ -49,9 +49,6 @@ const csrfCookie = "kfdev_csrf"
 // maxFormBytes bounds the form body: a code, a decision and a token.
 const maxFormBytes = 8 << 10
 
-// pageCSP is api/authn's page policy: our own assets, no script inline, no framing.
-const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-
 // Provider is the token side of the grant; *op.Provider implements it.
 type Provider interface {
 	// DeviceRequest finds the pending request with the user code (as typed).
@@ -87,6 +84,8 @@ type Config struct {
 	BaseURL string
 	// Claims loads a local user's stored claims for the tokens (authn.Config.Claims).
 	Claims authn.UserClaims
+	// Branding gives the pages the organization's look (authn.Config.Branding); nil: Keyflow's.
+	Branding authn.Brandings
 	// DefaultTenant is the tenant of paths without /t/{tenant}; default
 	// store.RootOrganizationHandle.
 	DefaultTenant string
@@ -302,7 +301,8 @@ func (h *Handler) render(c *gin.Context, status int, p ui.DevicePage) {
 	if p.Stage == ui.DeviceEnterCode {
 		p.SwitchURL = p.Action
 	}
-	h.page(c, status, func(w io.Writer) error { return h.cfg.UI.Device(w, p) })
+	p.Branding = h.branding(c)
+	h.page(c, status, p.Branding, func(w io.Writer) error { return h.cfg.UI.Device(w, p) })
 }
 
 // errorPage renders the error page p; cause is logged, never shown.
@@ -315,15 +315,25 @@ func (h *Handler) errorPage(c *gin.Context, status int, p ui.ErrorPage, cause er
 	h.log.Log(ctx, level, "device: request failed", "status", status, "error", cause)
 	p.Lang = h.lang(c)
 	p.TraceID = api.RequestID(ctx)
-	h.page(c, status, func(w io.Writer) error { return h.cfg.UI.Error(w, p) })
+	p.Branding = h.branding(c)
+	h.page(c, status, p.Branding, func(w io.Writer) error { return h.cfg.UI.Error(w, p) })
 }
 
-func (h *Handler) page(c *gin.Context, status int, render func(io.Writer) error) {
+// branding is the look of the pages: the default organization's (the page serves every
+// client, and which one is known only once a code is entered).
+func (h *Handler) branding(c *gin.Context) ui.Branding {
+	if h.cfg.Branding == nil {
+		return ui.Branding{}
+	}
+	return h.cfg.Branding.Branding(c.Request.Context(), "", "")
+}
+
+func (h *Handler) page(c *gin.Context, status int, b ui.Branding, render func(io.Writer) error) {
 	var buf bytes.Buffer
 	hd := c.Writer.Header()
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Pragma", "no-cache")
-	hd.Set("Content-Security-Policy", pageCSP)
+	hd.Set("Content-Security-Policy", ui.PageCSP(b))
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")

@@ -406,11 +406,12 @@ func TestAuthorizeErrors(t *testing.T) {
 		{"implicit in query", base(implicit, "response_type", "token", "response_mode", "query"), "invalid_request", true, op.ResponseModeQuery},
 		{"implicit ok", base(implicit, "response_type", "token id_token", "nonce", "n"), "", false, op.ResponseModeFragment},
 		{"form_post", base(conf, "response_mode", "form_post"), "", false, op.ResponseModeFormPost},
-		{"unknown response mode", base(conf, "response_mode", "jwt"), "invalid_request", true, op.ResponseModeQuery},
+		{"unknown response mode", base(conf, "response_mode", "jwt.query"), "invalid_request", true, op.ResponseModeQuery},
 		{"prompt none with login", base(conf, "prompt", "none login"), "invalid_request", true, op.ResponseModeQuery},
 		{"bad max_age", base(conf, "max_age", "-1"), "invalid_request", true, op.ResponseModeQuery},
-		{"request object", base(conf, "request", "eyJ.x.y"), "request_not_supported", true, op.ResponseModeQuery},
-		{"request_uri", base(conf, "request_uri", "urn:x"), "request_uri_not_supported", true, op.ResponseModeQuery},
+		{"malformed request object", base(conf, "request", "eyJ.x.y"), "invalid_request_object", true, op.ResponseModeQuery},
+		{"request_uri not pushed", base(conf, "request_uri", "urn:x"), "request_uri_not_supported", true, op.ResponseModeQuery},
+		{"unknown pushed request_uri", base(conf, "request_uri", op.RequestURIPrefix+"x"), "invalid_request_uri", true, op.ResponseModeQuery},
 		{"malformed scope", base(conf, "scope", `openid a"b`), "invalid_scope", true, op.ResponseModeQuery},
 	}
 	for _, tc := range tests {

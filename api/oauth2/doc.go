@@ -13,6 +13,9 @@
 //	                                                      RFC 7523 jwt-bearer, RFC 8693 token-exchange,
 //	                                                      RFC 8628 device_code
 //	POST /oauth2/device_authorize                         RFC 8628, when Config.DeviceVerificationURI is set
+//	POST /oauth2/par                                      RFC 9126 pushed authorization requests (201
+//	                                                      {request_uri, expires_in}), when
+//	                                                      Config.AuthorizationEndpoint is set
 //	POST /oauth2/introspect                               RFC 7662
 //	POST /oauth2/revoke                                   RFC 7009
 //	GET|POST /oauth2/userinfo                             OpenID Connect Core §5.3, bearer token
@@ -25,6 +28,20 @@
 // ErrorResponse) and renders the result with WriteAuthorizeResponse. Its URL
 // goes in Config.AuthorizationEndpoint, which makes discovery advertise it
 // with the response types, modes, PKCE methods and browser grants.
+//
+// Request objects (RFC 9101 request parameter), request_uri values from
+// /oauth2/par, JARM response modes (jwt, query.jwt, fragment.jwt,
+// form_post.jwt) and id_token_hint are handled inside
+// ValidateAuthorizeRequest and the op.Response it and CompleteAuthorization
+// return, so the front-end needs nothing more: WriteAuthorizeResponse
+// renders JARM responses too (the JWT is the single response parameter).
+// Discovery then also advertises request_parameter_supported,
+// request_object_signing_alg_values_supported,
+// pushed_authorization_request_endpoint,
+// require_pushed_authorization_requests and
+// authorization_signing_alg_values_supported. request_uri_parameter_supported
+// stays false: only our own PAR URNs are accepted, nothing is fetched, and
+// encrypted request objects are not supported.
 //
 // OpenID Connect logout is served by api/oidclogout; its URL goes in
 // Config.EndSessionEndpoint, which makes discovery advertise it with

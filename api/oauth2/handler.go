@@ -27,7 +27,9 @@ const (
 	PathRevoke          = "/oauth2/revoke"
 	PathUserInfo        = "/oauth2/userinfo"
 	// PathDeviceAuthorize is WSO2's device authorization endpoint (RFC 8628 §3.1).
-	PathDeviceAuthorize   = "/oauth2/device_authorize"
+	PathDeviceAuthorize = "/oauth2/device_authorize"
+	// PathPAR is the pushed authorization request endpoint (RFC 9126).
+	PathPAR               = "/oauth2/par"
 	maxFormBytes          = 64 << 10
 	discoveryCacheControl = "public, max-age=300"
 	// jwksCacheControl must stay well under the key rotation period, so that
@@ -55,6 +57,10 @@ type Provider interface {
 	TokenGrantTypes() []string
 	// DeviceAuthorize answers RFC 8628 §3.1.
 	DeviceAuthorize(ctx context.Context, cc op.ClientCredentials, scope, verificationURI string) (op.DeviceAuthorization, error)
+	// PushAuthorization answers RFC 9126 §2.
+	PushAuthorization(ctx context.Context, cc op.ClientCredentials, form url.Values) (op.PushedAuthorization, error)
+	// RequirePushedAuthorizationRequests: only pushed requests are accepted.
+	RequirePushedAuthorizationRequests() bool
 }
 
 // Keys is what the handler needs from *jwtkeys.Manager.
@@ -73,7 +79,8 @@ type Config struct {
 	// AuthorizationEndpoint is the absolute URL of the authorization
 	// endpoint, served by the login front-end. Empty while none is served:
 	// discovery then advertises no authorization endpoint, response types or
-	// browser grants.
+	// browser grants, and the pushed authorization request endpoint
+	// (PathPAR) is not served.
 	AuthorizationEndpoint string
 	// EndSessionEndpoint is the absolute URL of the OpenID Connect logout
 	// endpoint (api/oidclogout, WSO2's {base}/oidc/logout). Empty while none
@@ -86,6 +93,9 @@ type Config struct {
 	// DenyDevice after the login. Empty while none is served: the device
 	// authorization endpoint and grant are then not offered.
 	DeviceVerificationURI string
+	// RegistrationEndpoint is the absolute URL of Dynamic Client Registration (api/dcr), for
+	// discovery; empty while none is served.
+	RegistrationEndpoint string
 	// Logger; default discards.
 	Logger *slog.Logger
 }
@@ -98,6 +108,8 @@ type Handler struct {
 	discovery []byte
 	// deviceURI: Config.DeviceVerificationURI.
 	deviceURI string
+	// par: serve PathPAR (an authorization endpoint is configured).
+	par bool
 }
 
 // New validates cfg and renders the discovery document.
@@ -133,12 +145,18 @@ func New(cfg Config) (*Handler, error) {
 		md.DeviceAuthorizationEndpoint = cfg.BaseURL + PathDeviceAuthorize
 		md.GrantTypesSupported = append(md.GrantTypesSupported, op.GrantDeviceCode)
 	}
+	if cfg.RegistrationEndpoint != "" {
+		if u, err := url.Parse(cfg.RegistrationEndpoint); err != nil || !u.IsAbs() || u.Fragment != "" || u.RawQuery != "" {
+			return nil, fmt.Errorf("oauth2: Config.RegistrationEndpoint %q: want an absolute URL without query or fragment", cfg.RegistrationEndpoint)
+		}
+		md.RegistrationEndpoint = cfg.RegistrationEndpoint
+	}
 	doc, err := json.Marshal(md)
 	if err != nil {
 		return nil, fmt.Errorf("oauth2: render discovery: %w", err)
 	}
 	return &Handler{p: cfg.Provider, keys: cfg.Keys, log: cfg.Logger, discovery: doc,
-		deviceURI: cfg.DeviceVerificationURI}, nil
+		deviceURI: cfg.DeviceVerificationURI, par: cfg.AuthorizationEndpoint != ""}, nil
 }
 
 // Register mounts the endpoints on r.
@@ -155,6 +173,24 @@ func (h *Handler) Register(r gin.IRouter) {
 	if h.deviceURI != "" {
 		r.POST(PathDeviceAuthorize, h.deviceAuthorize)
 	}
+	if h.par {
+		r.POST(PathPAR, h.pushAuthorization)
+	}
+}
+
+// pushAuthorization serves RFC 9126 §2: 201 with the request_uri.
+func (h *Handler) pushAuthorization(c *gin.Context) {
+	form, cc, err := parseRequest(c)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	resp, err := h.p.PushAuthorization(c.Request.Context(), cc, form)
+	if err != nil {
+		h.writeError(c, err)
+		return
+	}
+	h.writeJSON(c, http.StatusCreated, resp)
 }
 
 // deviceAuthorize serves RFC 8628 §3.1.

@@ -38,6 +38,7 @@ type env struct {
 	keys    *jwtkeys.Manager
 	op      *op.Provider
 	handler http.Handler
+	router  *gin.Engine
 	srv     *httptest.Server
 	issuer  string
 	org     store.Organization
@@ -58,6 +59,13 @@ func newEnv(t testing.TB, opts ...func(*op.Config)) *env {
 // the server's own {base}/oauth2/token. Replicas of one deployment share
 // the issuer.
 func newReplica(t testing.TB, s *store.Store, c *clock, issuer string, opts ...func(*op.Config)) *env {
+	t.Helper()
+	return newReplicaWith(t, s, c, issuer, nil, opts...)
+}
+
+// newReplicaWith is newReplica with hcfg adjusting the handler's
+// configuration (nil for none).
+func newReplicaWith(t testing.TB, s *store.Store, c *clock, issuer string, hcfg func(*oauth2.Config), opts ...func(*op.Config)) *env {
 	t.Helper()
 	e := &env{store: s, clock: c}
 	var err error
@@ -83,12 +91,16 @@ func newReplica(t testing.TB, s *store.Store, c *clock, issuer string, opts ...f
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := oauth2.New(oauth2.Config{Provider: e.op, Keys: e.keys, BaseURL: e.srv.URL})
+	hc := oauth2.Config{Provider: e.op, Keys: e.keys, BaseURL: e.srv.URL}
+	if hcfg != nil {
+		hcfg(&hc)
+	}
+	h, err := oauth2.New(hc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.Register(r)
-	e.handler = r
+	e.handler, e.router = r, r
 	e.org, err = s.EnsureRootOrganization(t.Context())
 	if err != nil {
 		t.Fatal(err)

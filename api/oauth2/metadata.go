@@ -35,10 +35,23 @@ type Metadata struct {
 	RevocationEndpointAuthMethodsSupported             []string `json:"revocation_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// The parameters below default to true (request_uri) or are worth
-	// stating: request objects and the claims parameter are not supported.
+	// stating. Request objects (RFC 9101) are supported with an
+	// authorization endpoint; request_uri only for the URNs of the pushed
+	// authorization request endpoint (no fetching), hence false; the
+	// claims parameter is not supported.
 	RequestParameterSupported    bool `json:"request_parameter_supported"`
 	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported     bool `json:"claims_parameter_supported"`
+	// RequestObjectSigningAlgValuesSupported: OpenID Connect Discovery §3,
+	// RFC 9101 §10.1. No request_object_encryption_* members: encrypted
+	// request objects are not supported.
+	RequestObjectSigningAlgValuesSupported []string `json:"request_object_signing_alg_values_supported,omitempty"`
+	// PushedAuthorizationRequestEndpoint and
+	// RequirePushedAuthorizationRequests: RFC 9126 §5.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
+	// AuthorizationSigningAlgValuesSupported: JARM §4.1.
+	AuthorizationSigningAlgValuesSupported []string `json:"authorization_signing_alg_values_supported,omitempty"`
 	// AuthorizationResponseIssParameterSupported: RFC 9207 §3.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 	// EndSessionEndpoint: RP-Initiated Logout 1.0 §2.1; the logout members
@@ -51,6 +64,8 @@ type Metadata struct {
 	FrontchannelLogoutSessionSupported bool   `json:"frontchannel_logout_session_supported,omitempty"`
 	// DeviceAuthorizationEndpoint: RFC 8628 §4.
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
+	// RegistrationEndpoint: RFC 8414 §2, Dynamic Client Registration (RFC 7591).
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 }
 
 // MetadataSource is what NewMetadata needs from the provider.
@@ -61,6 +76,8 @@ type MetadataSource interface {
 	// TokenGrantTypes lists the grants the token endpoint serves besides
 	// the browser ones.
 	TokenGrantTypes() []string
+	// RequirePushedAuthorizationRequests: only pushed requests are accepted.
+	RequirePushedAuthorizationRequests() bool
 }
 
 // NewMetadata describes what is served, with endpoints under baseURL and
@@ -94,7 +111,12 @@ func NewMetadata(p MetadataSource, baseURL, authorizationEndpoint string) Metada
 	if authorizationEndpoint != "" {
 		m.AuthorizationEndpoint = authorizationEndpoint
 		m.ResponseTypesSupported = op.SupportedResponseTypes()
-		m.ResponseModesSupported = []string{op.ResponseModeQuery, op.ResponseModeFragment, op.ResponseModeFormPost}
+		m.ResponseModesSupported = op.ResponseModes()
+		m.AuthorizationSigningAlgValuesSupported = p.SigningAlgorithms()
+		m.RequestParameterSupported = true
+		m.RequestObjectSigningAlgValuesSupported = op.RequestObjectSigningAlgorithms()
+		m.PushedAuthorizationRequestEndpoint = baseURL + PathPAR
+		m.RequirePushedAuthorizationRequests = p.RequirePushedAuthorizationRequests()
 		m.GrantTypesSupported = append([]string{op.GrantAuthorizationCode, op.GrantRefreshToken, op.GrantImplicit},
 			p.TokenGrantTypes()...)
 		m.CodeChallengeMethodsSupported = []string{op.PKCES256, op.PKCEPlain}

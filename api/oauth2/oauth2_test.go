@@ -44,7 +44,7 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	// Nothing that is not served yet is advertised.
-	for _, member := range []string{"authorization_endpoint", "end_session_endpoint"} {
+	for _, member := range []string{"authorization_endpoint", "end_session_endpoint", "registration_endpoint"} {
 		if _, ok := claims[member]; ok {
 			t.Errorf("discovery advertises %s, which is not served", member)
 		}

@@ -47,10 +47,6 @@ const (
 	responseModeDirect = "direct"
 )
 
-// basePageCSP is authn's page policy; the signed-out page adds frame-src for front-channel
-// logout.
-const basePageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-
 // Provider is what the handler needs from *op.Provider.
 type Provider interface {
 	ValidateLogoutRequest(ctx context.Context, params op.LogoutParams) (*op.LogoutRequest, error)
@@ -75,6 +71,11 @@ type Pages interface {
 	Error(w io.Writer, d ui.ErrorPage) error
 }
 
+// Brandings resolves the look of a page (*branding.Handler).
+type Brandings interface {
+	Branding(ctx context.Context, orgID, applicationID string) ui.Branding
+}
+
 // Config configures New.
 type Config struct {
 	Provider Provider
@@ -82,6 +83,8 @@ type Config struct {
 	Pages    Pages
 	// Notifier delivers back-channel logout; required (NewHTTPNotifier).
 	Notifier Notifier
+	// Branding gives the pages the client's organization's look; nil: Keyflow's.
+	Branding Brandings
 	// BaseURL is the server's absolute base URL (no trailing slash); its scheme decides the
 	// cookies' Secure attribute and its path prefixes Path in forms.
 	BaseURL string
@@ -231,9 +234,8 @@ func (h *Handler) cookieSession(c *gin.Context) (s store.SSOSession, hasCookie b
 	return s, true, nil
 }
 
-// endSession terminates session target (when not zero), revokes its tokens, starts
-// back-channel logout and returns the front-channel logout URLs. A session that ended meanwhile
-// has nothing left to do.
+// endSession terminates session target (when not zero) and tells its relying parties
+// (SessionEnded). A session that ended meanwhile has nothing left to do.
 func (h *Handler) endSession(ctx context.Context, target store.SSOSession) ([]string, error) {
 	if target.ID == "" {
 		return nil, nil
@@ -249,37 +251,73 @@ func (h *Handler) endSession(ctx context.Context, target store.SSOSession) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("oidclogout: terminate session: %w", err)
 	}
-	if err := h.cfg.Provider.RevokeSessionTokens(ctx, s.ID); err != nil {
-		// The session is over; tokens stay valid until they expire. Logged, not fatal.
-		h.log.ErrorContext(ctx, "oidclogout: revoking the session's tokens failed", "session", s.ID, "error", err)
+	return h.SessionEnded(ctx, s), nil
+}
+
+// SessionEnded is Ender.SessionEnded with the handler's provider and notifier.
+func (h *Handler) SessionEnded(ctx context.Context, s store.SSOSession) []string {
+	return Ender{Provider: h.cfg.Provider, Notifier: h.cfg.Notifier, Logger: h.log}.SessionEnded(ctx, s)
+}
+
+// EnderProvider is what Ender needs from *op.Provider.
+type EnderProvider interface {
+	SessionClients(ctx context.Context, s store.SSOSession) ([]store.OAuth2Client, error)
+	LogoutToken(ctx context.Context, c store.OAuth2Client, subject, sid string) (string, error)
+	FrontChannelLogoutURL(c store.OAuth2Client, sid string) string
+	RevokeSessionTokens(ctx context.Context, sid string) error
+}
+
+// Ender logs the OIDC relying parties of an ended SSO session out. It is used wherever a
+// session ends: logout, the session API, scripts' terminateUserSession.
+type Ender struct {
+	Provider EnderProvider
+	// Notifier delivers back-channel logout (durably: backchannel.Starter).
+	Notifier Notifier
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// SessionEnded is what follows the end of SSO session s, however it ended (logout, an
+// administrator, the user in My Account, a script): the session's tokens are revoked, its OIDC
+// relying parties with a back-channel logout URI are sent a logout token through the Notifier,
+// and the front-channel logout URLs are returned for a page the browser may still show.
+// Failures are logged: the session is over either way.
+func (e Ender) SessionEnded(ctx context.Context, s store.SSOSession) []string {
+	log := e.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	clients, err := h.cfg.Provider.SessionClients(ctx, s)
+	if err := e.Provider.RevokeSessionTokens(ctx, s.ID); err != nil {
+		// Tokens stay valid until they expire. Logged, not fatal.
+		log.ErrorContext(ctx, "oidclogout: revoking the session's tokens failed", "session", s.ID, "error", err)
+	}
+	clients, err := e.Provider.SessionClients(ctx, s)
 	if err != nil {
-		h.log.ErrorContext(ctx, "oidclogout: session participants unreadable", "session", s.ID, "error", err)
-		return nil, nil
+		log.ErrorContext(ctx, "oidclogout: session participants unreadable", "session", s.ID, "error", err)
+		return nil
 	}
 	var msgs []Message
 	var frames []string
 	for _, cl := range clients {
 		if cl.BackchannelLogoutURI != "" {
-			tok, err := h.cfg.Provider.LogoutToken(ctx, cl, s.Subject, s.ID)
+			tok, err := e.Provider.LogoutToken(ctx, cl, s.Subject, s.ID)
 			if err != nil {
-				h.log.ErrorContext(ctx, "oidclogout: signing a logout token failed", "client", cl.ClientID, "error", err)
+				log.ErrorContext(ctx, "oidclogout: signing a logout token failed", "client", cl.ClientID, "error", err)
 			} else {
 				msgs = append(msgs, Message{RelyingParty: cl.ClientID, URL: cl.BackchannelLogoutURI,
 					ContentType: "application/x-www-form-urlencoded",
 					Body:        []byte(url.Values{"logout_token": {tok}}.Encode())})
 			}
 		}
-		if u := h.cfg.Provider.FrontChannelLogoutURL(cl, s.ID); u != "" {
+		if u := e.Provider.FrontChannelLogoutURL(cl, s.ID); u != "" {
 			frames = append(frames, u)
 		}
 	}
 	if len(msgs) > 0 {
-		h.cfg.Notifier.Notify(ctx, msgs)
+		e.Notifier.Notify(ctx, msgs)
 	}
-	h.log.InfoContext(ctx, "oidclogout: session ended", "session", s.ID, "backchannel", len(msgs), "frontchannel", len(frames))
-	return frames, nil
+	log.InfoContext(ctx, "oidclogout: session ended", "session", s.ID, "backchannel", len(msgs), "frontchannel", len(frames))
+	return frames
 }
 
 // finish sends the browser on: a page with the front-channel frames, a redirect to the
@@ -293,8 +331,9 @@ func (h *Handler) finish(c *gin.Context, req *op.LogoutRequest, frames []string)
 		return
 	}
 	lang := h.cfg.Pages.Lang(req.UILocales, c.GetHeader("Accept-Language"))
-	h.page(c, http.StatusOK, frameCSP(frames), func(w io.Writer) error {
-		return h.cfg.Pages.LoggedOut(w, ui.LoggedOutPage{Frames: frames, RedirectURL: next, Lang: lang})
+	b := h.branding(c, req)
+	h.page(c, http.StatusOK, frameCSP(b, frames), func(w io.Writer) error {
+		return h.cfg.Pages.LoggedOut(w, ui.LoggedOutPage{Frames: frames, RedirectURL: next, Lang: lang, Branding: b})
 	})
 }
 
@@ -318,10 +357,23 @@ func (h *Handler) confirm(c *gin.Context, req *op.LogoutRequest, params url.Valu
 		action = h.base.Path + "/t/" + url.PathEscape(t) + Path
 	}
 	lang := h.cfg.Pages.Lang(req.UILocales, c.GetHeader("Accept-Language"))
-	h.page(c, http.StatusOK, basePageCSP, func(w io.Writer) error {
+	b := h.branding(c, req)
+	h.page(c, http.StatusOK, ui.PageCSP(b), func(w io.Writer) error {
 		return h.cfg.Pages.LogoutConfirm(w, ui.LogoutConfirmPage{AppName: appName, Action: action,
-			CSRFToken: token, Hidden: hidden, Lang: lang})
+			CSRFToken: token, Hidden: hidden, Lang: lang, Branding: b})
 	})
+}
+
+// branding is the look of the pages of req: its client's organization's, else the default one.
+func (h *Handler) branding(c *gin.Context, req *op.LogoutRequest) ui.Branding {
+	if h.cfg.Branding == nil {
+		return ui.Branding{}
+	}
+	orgID := ""
+	if req != nil && req.Client != nil {
+		orgID = req.Client.OrgID
+	}
+	return h.cfg.Branding.Branding(c.Request.Context(), orgID, "")
 }
 
 func (h *Handler) csrfOK(c *gin.Context, sent string) bool {
@@ -411,7 +463,8 @@ func (h *Handler) errorPage(c *gin.Context, status int, uiLocales string, cause 
 	}
 	h.log.Log(ctx, level, "oidclogout: logout request failed", "status", status, "error", cause)
 	p := ui.ErrorPage{Kind: kind, Lang: h.cfg.Pages.Lang(uiLocales, c.GetHeader("Accept-Language")), TraceID: api.RequestID(ctx)}
-	h.page(c, status, basePageCSP, func(w io.Writer) error { return h.cfg.Pages.Error(w, p) })
+	p.Branding = h.branding(c, nil)
+	h.page(c, status, ui.PageCSP(p.Branding), func(w io.Writer) error { return h.cfg.Pages.Error(w, p) })
 }
 
 // page writes a rendered page with the security headers and the given CSP.
@@ -424,7 +477,7 @@ func (h *Handler) page(c *gin.Context, status int, csp string, render func(io.Wr
 	hd.Set("Referrer-Policy", "no-referrer")
 	if err := render(&buf); err != nil {
 		h.log.ErrorContext(c.Request.Context(), "oidclogout: render page", "error", err)
-		hd.Set("Content-Security-Policy", basePageCSP)
+		hd.Set("Content-Security-Policy", ui.PageCSP(ui.Branding{}))
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error\n"))
 		return
 	}
@@ -439,7 +492,7 @@ func (h *Handler) noStore(c *gin.Context) {
 
 // frameCSP is the page policy with frame-src allowing the frames' origins (and nothing when
 // there are none).
-func frameCSP(frames []string) string {
+func frameCSP(b ui.Branding, frames []string) string {
 	var origins []string
 	for _, f := range frames {
 		u, err := url.Parse(f)
@@ -452,7 +505,7 @@ func frameCSP(frames []string) string {
 		}
 	}
 	if len(origins) == 0 {
-		return basePageCSP + "; frame-src 'none'"
+		return ui.PageCSP(b) + "; frame-src 'none'"
 	}
-	return basePageCSP + "; frame-src " + strings.Join(origins, " ")
+	return ui.PageCSP(b) + "; frame-src " + strings.Join(origins, " ")
 }

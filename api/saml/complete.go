@@ -86,7 +86,8 @@ func (h *Handler) CompleteLogin(c *gin.Context, v flows.View, state json.RawMess
 			h.sendStatus(c, t, sp, st, crewjam.StatusResponder, "", "")
 			return
 		}
-		h.post(c, st, doc)
+		h.recordParticipant(ctx, sessionID, sp, s)
+		h.post(c, t, st, doc)
 	case flows.StatusFailed:
 		fe := v.Error
 		if fe == nil && v.Result != nil {
@@ -149,7 +150,7 @@ func (h *Handler) sendStatus(c *gin.Context, t tenant, sp store.SAMLServiceProvi
 		h.plainError(c, http.StatusInternalServerError, "internal error", err)
 		return
 	}
-	h.post(c, st, doc)
+	h.post(c, t, st, doc)
 }
 
 // postScript submits the form; the page's CSP allows exactly this script by its hash.
@@ -173,9 +174,15 @@ var (
 `))
 )
 
-// post writes the HTTP-POST binding (saml-bindings §3.5.4): an auto-submitting form carrying
-// the base64 Response and the RelayState to the ACS.
-func (h *Handler) post(c *gin.Context, st loginState, doc []byte) {
+// post sends the Response doc to the ACS: with the HTTP-POST binding (saml-bindings §3.5.4),
+// an auto-submitting form carrying the base64 Response and the RelayState; with
+// HTTP-Artifact (§3.6), a redirect carrying an artifact the SP resolves at
+// PathArtifactResolve.
+func (h *Handler) post(c *gin.Context, t tenant, st loginState, doc []byte) {
+	if st.Binding == crewjam.HTTPArtifactBinding {
+		h.sendArtifact(c, t, st, doc)
+		return
+	}
 	var b strings.Builder
 	err := postForm.Execute(&b, map[string]string{"URL": st.ACS,
 		"SAMLResponse": base64.StdEncoding.EncodeToString(doc), "RelayState": st.RelayState})

@@ -6,10 +6,15 @@
 // Served (Handler.Register), also under /t/{tenant}:
 //
 //	GET  /samlsso/metadata   the tenant's IdP metadata: signing (and encryption) certificate,
-//	                         SSO and SLO endpoints for HTTP-Redirect and HTTP-POST, NameID formats
+//	                         SSO and SLO endpoints for HTTP-Redirect and HTTP-POST, the
+//	                         ArtifactResolutionService (SOAP), NameID formats
 //	GET  /samlsso            AuthnRequest over HTTP-Redirect (deflate, query-string signature),
-//	                         or IdP-initiated SSO (?spEntityID=…[&acs=…][&RelayState=…])
-//	POST /samlsso            AuthnRequest over HTTP-POST (enveloped signature)
+//	                         or IdP-initiated SSO (?spEntityID=…[&acs=…][&RelayState=…]);
+//	                         also the SingleLogoutService: a LogoutRequest or LogoutResponse
+//	                         over HTTP-Redirect, and ?slo=true (WSO2's IdP-initiated logout)
+//	POST /samlsso            AuthnRequest, LogoutRequest or LogoutResponse over HTTP-POST
+//	GET  /samlsso/logout     IdP-initiated single logout [?spEntityID=…&returnTo=…]
+//	POST /samlartresolve     ArtifactResolve over SOAP → signed ArtifactResponse
 //
 // How a request flows:
 //
@@ -35,8 +40,26 @@
 // management API. Each tenant has one RSA signing key with a self-signed certificate
 // (store.SAMLSigningKey), generated on first use and sealed with the configured KEK.
 //
+// Responses go to the ACS with the HTTP-POST binding, or with HTTP-Artifact when the
+// AuthnRequest's ProtocolBinding asks for it (or the chosen ACS is an artifact endpoint): a
+// redirect with a type 0x0004 SAMLart (SourceID = SHA-1 of the entity id); the Response waits,
+// sealed, in store.SAMLArtifact (Config.ArtifactLifetime, single use) until the SP it was
+// issued to resolves it at /samlartresolve — signed ArtifactResolve when the SP has a signing
+// certificate or requires signed requests, Issuer always (artifact.go).
+//
+// Single logout (logout.go): a LogoutRequest (signed — verified by crewjam's IdpLogoutRequest —
+// when the SP has a signing certificate or requires signed requests; not replayed) ends the SSO
+// session of the browser's commonAuthId cookie, or, signed only, the one its SessionIndex
+// names (SessionIndex is the session id; the NameID must be the one the SP was issued, kept in
+// the session participant's RPSession). Config.Ended (*oidclogout.Handler) then logs the OIDC
+// relying parties out (tokens, back-channel, front-channel iframes on the next page); the other
+// SAML participants get signed LogoutRequests (HTTP-POST) one after the other through the
+// browser, progress in store.SAMLLogout keyed by the pending request's ID, which the
+// LogoutResponse's InResponseTo must name. The initiator gets a signed LogoutResponse:
+// Success, or Success/PartialLogout when a participant failed or never answered (a browser
+// that comes back to /samlsso/logout skips it, by the kf_saml_slo cookie).
+//
 // crewjam/saml provides the protocol pieces (parsing, signature verification, the XML
-// schema types, XML-Enc); goxmldsig signs. Single logout and the Artifact binding are not
-// served yet (slo.go holds the first LogoutRequest parsing). WS-Federation is api/wsfed's; it
-// signs with this package's per-tenant key (Handler.SigningKey).
+// schema types, XML-Enc); goxmldsig signs. WS-Federation is api/wsfed's; it signs with this
+// package's per-tenant key (Handler.SigningKey).
 package saml

@@ -109,3 +109,55 @@ func TestParseLogoutRequest(t *testing.T) {
 		t.Errorf("DTD: %v", err)
 	}
 }
+
+// FuzzLogoutEndpoint sends arbitrary LogoutRequests and LogoutResponses through the SSO
+// endpoint (the SingleLogoutService) over both bindings, with a live session cookie: every
+// answer is an error (400) or a logout page, never a panic or a 5xx, and nothing unsigned
+// ends the session of an SP that signs.
+func FuzzLogoutEndpoint(f *testing.F) {
+	seedResponse := `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" InResponseTo="_id1" Version="2.0" IssueInstant="2027-01-02T03:04:00Z"><saml:Issuer>https://sp.example.com/app/saml/metadata</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`
+	spRequest := strings.Replace(seedLogoutRequest, "https://sp.example.com/saml/metadata", "https://sp.example.com/app/saml/metadata", 1)
+	for _, s := range []string{
+		seedLogoutRequest, spRequest,
+		strings.Replace(spRequest, `<samlp:SessionIndex>sess-1</samlp:SessionIndex>`, "", 1),
+		`<!DOCTYPE x [<!ENTITY a "aaaa">]>` + spRequest,
+		seedResponse, strings.Replace(seedResponse, `InResponseTo="_id1"`, "", 1),
+		"<samlp:LogoutRequest", "\x00",
+	} {
+		f.Add([]byte(s), false, false)
+		f.Add([]byte(s), true, false)
+		f.Add([]byte(s), false, true)
+	}
+	e := newEnv(f)
+	e.newSP()
+	client := e.client()
+	f.Fuzz(func(t *testing.T, data []byte, redirect, response bool) {
+		param := "SAMLRequest"
+		if response {
+			param = "SAMLResponse"
+		}
+		var req *http.Request
+		if redirect {
+			req, _ = http.NewRequest(http.MethodGet, e.srv.URL+PathSSO+"?"+param+"="+url.QueryEscape(deflate64(t, data)), nil)
+		} else {
+			req, _ = http.NewRequest(http.MethodPost, e.srv.URL+PathSSO,
+				strings.NewReader(url.Values{param: {base64.StdEncoding.EncodeToString(data)}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			if !strings.Contains(string(b), "<form") && !strings.Contains(string(b), "signed out") {
+				t.Fatalf("200 without a form: %s", b)
+			}
+		case http.StatusBadRequest, http.StatusRequestURITooLong:
+		default:
+			t.Fatalf("status %d: %s", resp.StatusCode, b)
+		}
+	})
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/keyflow/keyflow/api/authn"
 	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/store"
@@ -30,6 +31,12 @@ import (
 const (
 	PathSSO      = "/samlsso"
 	PathMetadata = "/samlsso/metadata"
+	// PathLogout is IdP-initiated single logout (GET); /samlsso?slo=true is WSO2's spelling
+	// of the same. SP-initiated logout messages arrive at PathSSO, the SingleLogoutService
+	// the metadata advertises.
+	PathLogout = "/samlsso/logout"
+	// PathArtifactResolve is the ArtifactResolutionService (SOAP binding), as in WSO2.
+	PathArtifactResolve = "/samlartresolve"
 )
 
 // ProtocolSAML is flows.LoginRequest.Protocol (and the authn.Completer key) of SAML logins.
@@ -40,8 +47,12 @@ const (
 	DefaultAssertionLifetime = 5 * time.Minute
 	DefaultMaxRequestAge     = 90 * time.Second
 	DefaultClockSkew         = 3 * time.Minute
-	metadataValidity         = 48 * time.Hour
-	metadataCacheControl     = "public, max-age=300"
+	// DefaultLogoutLifetime bounds a single logout's propagation through the browser.
+	DefaultLogoutLifetime = 10 * time.Minute
+	// DefaultArtifactLifetime is how long an artifact can be resolved.
+	DefaultArtifactLifetime = time.Minute
+	metadataValidity        = 48 * time.Hour
+	metadataCacheControl    = "public, max-age=300"
 )
 
 // Store is what the SAML front-end needs from the database; *store.Store implements it.
@@ -57,6 +68,48 @@ type Store interface {
 	UserClaims(ctx context.Context, userID string) (map[string]string, error)
 	// ConsumeSAMLRequestID records a request id; store.ErrConflict on a replay.
 	ConsumeSAMLRequestID(ctx context.Context, issuer, requestID string, expiresAt time.Time) error
+	SessionStore
+	LogoutStore
+	ArtifactStore
+}
+
+// SessionStore is what single logout needs of SSO sessions.
+type SessionStore interface {
+	// SSOSessionByToken returns the live session of a cookie token's SHA-256.
+	SSOSessionByToken(ctx context.Context, tokenHash []byte, now time.Time) (store.SSOSession, error)
+	// SSOSessionByID returns a live session with its participants.
+	SSOSessionByID(ctx context.Context, id string, now time.Time) (store.SSOSession, error)
+	// TerminateSSOSession ends a session and returns it with its participants.
+	TerminateSSOSession(ctx context.Context, id, userID string, now time.Time, actor store.Actor) (store.SSOSession, error)
+	// AddSSOParticipant records (or updates) a relying party of a session.
+	AddSSOParticipant(ctx context.Context, id string, p store.SSOParticipant, now time.Time) error
+}
+
+// LogoutStore keeps single logouts in progress.
+type LogoutStore interface {
+	// SaveSAMLLogout creates (empty ID) or updates a logout.
+	SaveSAMLLogout(ctx context.Context, l store.SAMLLogout) (store.SAMLLogout, error)
+	// TakeSAMLLogoutByRequest returns the logout waiting for the answer to requestID, once.
+	TakeSAMLLogoutByRequest(ctx context.Context, requestID string, now time.Time) (store.SAMLLogout, error)
+	// TakeSAMLLogout returns a logout by id and clears its pending request.
+	TakeSAMLLogout(ctx context.Context, id, orgID string, now time.Time) (store.SAMLLogout, error)
+	// DeleteSAMLLogout removes a finished logout.
+	DeleteSAMLLogout(ctx context.Context, id string) error
+}
+
+// ArtifactStore keeps the messages of issued artifacts.
+type ArtifactStore interface {
+	// CreateSAMLArtifact stores an artifact's (sealed) message.
+	CreateSAMLArtifact(ctx context.Context, a store.SAMLArtifact) error
+	// TakeSAMLArtifact removes and returns the artifact issued to spEntityID, once.
+	TakeSAMLArtifact(ctx context.Context, handle []byte, orgID, spEntityID string, now time.Time) (store.SAMLArtifact, error)
+}
+
+// SessionEnder follows the end of an SSO session for its OIDC relying parties: it revokes the
+// session's tokens, starts OIDC back-channel logout and returns the front-channel logout URLs
+// the browser must load. *oidclogout.Handler implements it.
+type SessionEnder interface {
+	SessionEnded(ctx context.Context, s store.SSOSession) []string
 }
 
 // BrowserLogins starts server-rendered browser logins; *authn.Handler implements it. It sets
@@ -101,6 +154,16 @@ type Config struct {
 	MaxRequestAge time.Duration
 	// ClockSkew is tolerated in IssueInstants; default DefaultClockSkew.
 	ClockSkew time.Duration
+	// Ended, when set, logs the OIDC relying parties of a session single logout ended out
+	// (cross-protocol logout); without it only SAML service providers are told.
+	Ended SessionEnder
+	// CookieName is the SSO session cookie; default "commonAuthId" (authn.SessionCookie).
+	CookieName string
+	// LogoutLifetime bounds a single logout's propagation; default DefaultLogoutLifetime.
+	LogoutLifetime time.Duration
+	// ArtifactLifetime is how long an artifact can be resolved; default
+	// DefaultArtifactLifetime.
+	ArtifactLifetime time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// NewID makes the ids of responses and assertions; default 20 random bytes, hex, after "_".
@@ -146,7 +209,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.DefaultTenant == "" {
 		cfg.DefaultTenant = store.RootOrganizationHandle
 	}
-	for _, d := range []*time.Duration{&cfg.AssertionLifetime, &cfg.MaxRequestAge, &cfg.ClockSkew} {
+	for _, d := range []*time.Duration{&cfg.AssertionLifetime, &cfg.MaxRequestAge, &cfg.ClockSkew,
+		&cfg.LogoutLifetime, &cfg.ArtifactLifetime} {
 		if *d < 0 {
 			return nil, fmt.Errorf("saml: negative duration %v in Config", *d)
 		}
@@ -159,6 +223,15 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.ClockSkew == 0 {
 		cfg.ClockSkew = DefaultClockSkew
+	}
+	if cfg.LogoutLifetime == 0 {
+		cfg.LogoutLifetime = DefaultLogoutLifetime
+	}
+	if cfg.ArtifactLifetime == 0 {
+		cfg.ArtifactLifetime = DefaultArtifactLifetime
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = authn.SessionCookie
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -180,12 +253,15 @@ func randBytes(n int) []byte {
 	return b
 }
 
-// Register mounts the metadata and SSO endpoints, with and without the /t/{tenant} prefix.
+// Register mounts the metadata, SSO (and SP-initiated single logout), IdP-initiated logout
+// and artifact resolution endpoints, with and without the /t/{tenant} prefix.
 func (h *Handler) Register(r gin.IRouter) {
 	for _, prefix := range []string{"", "/t/:tenant"} {
 		r.GET(prefix+PathMetadata, h.Metadata)
 		r.GET(prefix+PathSSO, h.SSO)
 		r.POST(prefix+PathSSO, h.SSO)
+		r.GET(prefix+PathLogout, h.Logout)
+		r.POST(prefix+PathArtifactResolve, h.ResolveArtifact)
 	}
 }
 
@@ -220,6 +296,11 @@ func (h *Handler) tenantByDomain(ctx context.Context, domain, prefix string) (te
 
 // ssoURL is the tenant's SSO endpoint; it is also what signed requests' Destination must be.
 func (h *Handler) ssoURL(t tenant) string { return h.base.String() + t.prefix + PathSSO }
+
+// artifactResolveURL is the tenant's ArtifactResolutionService.
+func (h *Handler) artifactResolveURL(t tenant) string {
+	return h.base.String() + t.prefix + PathArtifactResolve
+}
 
 // entityID is the IdP's entity id for the tenant: its metadata URL.
 func (h *Handler) entityID(t tenant) string { return h.base.String() + t.prefix + PathMetadata }
@@ -299,6 +380,9 @@ func (h *Handler) metadata(ctx context.Context, t tenant) ([]byte, error) {
 	validity := metadataValidity
 	idp.ValidDuration = &validity
 	ed := idp.Metadata()
+	isDefault := true
+	ed.IDPSSODescriptors[0].SSODescriptor.ArtifactResolutionServices = []crewjam.IndexedEndpoint{{Binding: crewjam.SOAPBinding,
+		Location: h.artifactResolveURL(t), Index: artifactEndpointIndex, IsDefault: &isDefault}}
 	out, err := xml.MarshalIndent(ed, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("saml: render metadata: %w", err)

@@ -72,6 +72,8 @@ type fakeLogins struct {
 	view func(in flows.LoginInput) flows.View
 	mu   sync.Mutex
 	got  []flows.LoginInput
+	// session is the SSO session id handed to CompleteLogin ("sess-1" when empty).
+	session atomic.Pointer[string]
 }
 
 func (f *fakeLogins) BeginBrowserLogin(c *gin.Context, in flows.LoginInput, state any) {
@@ -82,7 +84,11 @@ func (f *fakeLogins) BeginBrowserLogin(c *gin.Context, in flows.LoginInput, stat
 	if err != nil {
 		panic(err)
 	}
-	f.h.CompleteLogin(c, f.view(in), data, "sess-1")
+	sid := "sess-1"
+	if p := f.session.Load(); p != nil {
+		sid = *p
+	}
+	f.h.CompleteLogin(c, f.view(in), data, sid)
 }
 
 func (f *fakeLogins) inputs() []flows.LoginInput {

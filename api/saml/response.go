@@ -131,6 +131,9 @@ type success struct {
 	acr          string
 	authnInstant time.Time
 	sessionIndex string
+	// issued is the NameID the assertion carried, set by buildResponse (single logout names
+	// the principal with it).
+	issued *crewjam.NameID
 }
 
 // buildResponse makes the Response for st: a Success carrying the assertion about s, or, with
@@ -229,6 +232,7 @@ func (h *Handler) assertion(t tenant, sp store.SAMLServiceProvider, st loginStat
 	if err != nil {
 		return nil, err
 	}
+	s.issued = nameID
 	until := now.Add(h.cfg.AssertionLifetime)
 	audiences := []crewjam.Audience{{Value: sp.EntityID}}
 	for _, a := range sp.Audiences {

@@ -13,9 +13,8 @@ import (
 	crewjam "github.com/crewjam/saml"
 )
 
-// The first pieces of single logout (TODO(issue 6): serve SLO): decoding and checking a
-// LogoutRequest as it arrives over either binding. Signature checks need the SP and are left to
-// the SLO endpoint.
+// Decoding and checking a LogoutRequest as it arrives over either binding. Signature checks
+// need the SP and are made by spLogout (logout.go).
 
 // decodeMessage returns the XML of a SAML message parameter: base64 for HTTP-POST, base64 of
 // raw DEFLATE for HTTP-Redirect (saml-bindings §3.4.4.1), at most MaxMessageBytes either way.

@@ -214,6 +214,11 @@ func entityDescriptor(sp store.SAMLServiceProvider) (*crewjam.EntityDescriptor, 
 		yes := true
 		d.AuthnRequestsSigned = &yes
 	}
+	if httpURL(sp.SLOURL) {
+		// Keyflow answers logout messages with the HTTP-POST binding.
+		d.SingleLogoutServices = []crewjam.Endpoint{{Binding: crewjam.HTTPPostBinding, Location: sp.SLOURL,
+			ResponseLocation: sp.SLOResponseURL}}
+	}
 	return &crewjam.EntityDescriptor{EntityID: sp.EntityID, SPSSODescriptors: []crewjam.SPSSODescriptor{d}}, nil
 }
 
@@ -258,8 +263,8 @@ func defaultACS(sp store.SAMLServiceProvider) (store.SAMLEndpoint, bool) {
 	return store.SAMLEndpoint{}, false
 }
 
-// usableACS: the IdP posts Responses (HTTP-POST binding) to http(s) URLs only; a stored
-// "javascript:" location must never become a form action.
+// usableACS: the IdP posts Responses (HTTP-POST binding) or sends artifacts (HTTP-Artifact)
+// to http(s) URLs only; a stored "javascript:" location must never become a form action.
 func usableACS(e store.SAMLEndpoint) bool {
-	return e.Binding == crewjam.HTTPPostBinding && httpURL(e.URL)
+	return (e.Binding == crewjam.HTTPPostBinding || e.Binding == crewjam.HTTPArtifactBinding) && httpURL(e.URL)
 }

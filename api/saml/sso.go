@@ -43,8 +43,10 @@ type loginState struct {
 	Prefix   string `json:"prefix,omitempty"`
 	EntityID string `json:"entityId"`
 	// RequestID is the AuthnRequest's ID (InResponseTo); empty for IdP-initiated SSO.
-	RequestID  string `json:"requestId,omitempty"`
-	ACS        string `json:"acs"`
+	RequestID string `json:"requestId,omitempty"`
+	ACS       string `json:"acs"`
+	// Binding is how the Response reaches the ACS: HTTP-POST ("") or HTTP-Artifact.
+	Binding    string `json:"binding,omitempty"`
 	RelayState string `json:"relayState,omitempty"`
 	// ClientIP is the user agent's address when the request came in.
 	ClientIP string `json:"clientIp,omitempty"`
@@ -58,7 +60,10 @@ var supportedNameIDFormats = []string{string(crewjam.EmailAddressNameIDFormat), 
 	string(crewjam.TransientNameIDFormat), string(crewjam.UnspecifiedNameIDFormat)}
 
 // SSO serves GET and POST /samlsso: an AuthnRequest over HTTP-Redirect (GET with
-// SAMLRequest) or HTTP-POST, or IdP-initiated SSO (GET with spEntityID).
+// SAMLRequest) or HTTP-POST, or IdP-initiated SSO (GET with spEntityID). It is also the
+// SingleLogoutService: a LogoutRequest (by its root element) goes to spLogout, a SAMLResponse
+// (a participant's LogoutResponse) to logoutResponse, and GET ?slo=true to IdP-initiated
+// logout (logout.go).
 //
 //	parse (size caps, no DTD) ─► crewjam Validate: version, ID, IssueInstant, Destination,
 //	  the SP (by Issuer), its signature (query string or enveloped), the ACS
@@ -82,6 +87,17 @@ func (h *Handler) SSO(c *gin.Context) {
 			return
 		}
 		q := r.URL.Query()
+		switch {
+		case q.Has("SAMLResponse"):
+			h.logoutResponse(c, t, q.Get("SAMLResponse"), q.Get(paramRelayState), true)
+			return
+		case q.Get("slo") == "true" && !q.Has("SAMLRequest"):
+			h.idpLogout(c, t)
+			return
+		case isLogoutRequest(q.Get("SAMLRequest"), true):
+			h.spLogout(c, t, q.Get("SAMLRequest"), true)
+			return
+		}
 		if !q.Has("SAMLRequest") && q.Has(paramSPEntityID) {
 			h.idpInitiated(c, t)
 			return
@@ -99,6 +115,14 @@ func (h *Handler) SSO(c *gin.Context) {
 		r.Body = http.MaxBytesReader(c.Writer, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
 			h.plainError(c, http.StatusBadRequest, "invalid SAML request", err)
+			return
+		}
+		switch f := r.PostForm; {
+		case f.Has("SAMLResponse"):
+			h.logoutResponse(c, t, f.Get("SAMLResponse"), f.Get(paramRelayState), false)
+			return
+		case isLogoutRequest(f.Get("SAMLRequest"), false):
+			h.spLogout(c, t, f.Get("SAMLRequest"), false)
 			return
 		}
 	}
@@ -142,7 +166,13 @@ func (h *Handler) spInitiated(c *gin.Context, t tenant) {
 	if err == nil && req.Request.IssueInstant.Add(h.cfg.MaxRequestAge+h.cfg.ClockSkew).Before(now) {
 		err = fmt.Errorf("request issued at %s: %w", req.Request.IssueInstant, crewjam.ErrExpired)
 	}
-	if err == nil && (req.ACSEndpoint == nil || req.ACSEndpoint.Binding != crewjam.HTTPPostBinding) {
+	binding := ""
+	if err == nil && req.ACSEndpoint != nil && (req.ACSEndpoint.Binding == crewjam.HTTPArtifactBinding ||
+		req.Request.ProtocolBinding == crewjam.HTTPArtifactBinding) {
+		// The SP asked for the artifact binding, or its ACS there is an artifact endpoint.
+		binding = crewjam.HTTPArtifactBinding
+	}
+	if err == nil && (req.ACSEndpoint == nil || (req.ACSEndpoint.Binding != crewjam.HTTPPostBinding && binding == "")) {
 		err = fmt.Errorf("ACS binding: %w", errUnsupportedBinding)
 	}
 	if err == nil {
@@ -167,7 +197,7 @@ func (h *Handler) spInitiated(c *gin.Context, t tenant) {
 		return
 	}
 	st := loginState{Tenant: t.domain, Prefix: t.prefix, EntityID: sp.EntityID, RequestID: req.Request.ID,
-		ACS: req.ACSEndpoint.Location, RelayState: req.RelayState, ClientIP: c.ClientIP()}
+		ACS: req.ACSEndpoint.Location, Binding: binding, RelayState: req.RelayState, ClientIP: c.ClientIP()}
 	if p := req.Request.NameIDPolicy; p != nil && p.Format != nil && *p.Format != "" &&
 		*p.Format != string(crewjam.UnspecifiedNameIDFormat) {
 		if !slices.Contains(supportedNameIDFormats, *p.Format) {
@@ -227,7 +257,7 @@ func (h *Handler) idpInitiated(c *gin.Context, t tenant) {
 		return
 	}
 	st := loginState{Tenant: t.domain, Prefix: t.prefix, EntityID: sp.EntityID, ACS: acs.URL,
-		RelayState: relay, ClientIP: c.ClientIP()}
+		Binding: postOrArtifact(acs.Binding), RelayState: relay, ClientIP: c.ClientIP()}
 	lr := flows.LoginRequest{Protocol: ProtocolSAML, ClientID: sp.EntityID, HTTP: scriptRequest(c)}
 	h.cfg.Logins.BeginBrowserLogin(c, flows.LoginInput{Application: authn.LoginApplication(app, t.domain), Request: lr}, st)
 }
@@ -271,8 +301,16 @@ func (h *Handler) refuse(c *gin.Context, t tenant, req *crewjam.IdpAuthnRequest,
 		second = crewjam.StatusRequestUnsupported
 	}
 	st := loginState{Tenant: t.domain, Prefix: t.prefix, EntityID: sp.EntityID, RequestID: req.Request.ID,
-		ACS: acs.URL, RelayState: req.RelayState}
+		ACS: acs.URL, Binding: postOrArtifact(acs.Binding), RelayState: req.RelayState}
 	h.sendStatus(c, t, *sp, st, top, second, "")
+}
+
+// postOrArtifact is loginState.Binding for an ACS binding.
+func postOrArtifact(binding string) string {
+	if binding == crewjam.HTTPArtifactBinding {
+		return binding
+	}
+	return ""
 }
 
 // requestSigned reports whether the AuthnRequest carried a signature (enveloped, or in the

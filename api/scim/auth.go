@@ -8,7 +8,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/keyflow/keyflow/connectors/password"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -54,7 +53,7 @@ func (h *Handler) authenticate(c *gin.Context) {
 			h.fail(c, unauthorized("malformed Basic credentials"))
 			return
 		}
-		u, ok, err := h.checkPassword(c, org.ID, username, pw)
+		u, ok, err := h.checkPassword(c, org, username, pw)
 		if err != nil {
 			h.fail(c, err)
 			return
@@ -92,7 +91,7 @@ func (h *Handler) authenticate(c *gin.Context) {
 		return
 	}
 	if p.user.ID != "" {
-		if p.user.Disabled || p.user.Locked {
+		if p.user.Disabled || p.user.LockedAt(h.cfg.Now()) {
 			h.fail(c, unauthorized("account disabled or locked"))
 			return
 		}
@@ -107,29 +106,20 @@ func (h *Handler) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// checkPassword verifies Basic credentials against the users table. The
+// checkPassword verifies Basic credentials as a login does (Config.Passwords): failures count
+// towards the lock, and locked, disabled or otherwise unusable accounts are refused. The
 // username may carry a user store domain (PRIMARY/alice).
-func (h *Handler) checkPassword(c *gin.Context, orgID, username, pw string) (store.User, bool, error) {
-	domain, name := splitDomain(username)
-	u, err := h.cfg.Store.UserByUsername(c.Request.Context(), orgID, domain, name)
-	if errors.Is(err, store.ErrNotFound) {
-		// Spend the time a real check would, so response times do not
-		// reveal which usernames exist.
-		_, _ = password.Verify(pw, h.dummyHash)
-		return store.User{}, false, nil
-	}
-	if err != nil {
+func (h *Handler) checkPassword(c *gin.Context, org store.Organization, username, pw string) (store.User, bool, error) {
+	ctx := c.Request.Context()
+	id, ok, err := h.cfg.Passwords.CheckPassword(ctx, org.Handle, username, pw)
+	if err != nil || !ok {
 		return store.User{}, false, err
 	}
-	if u.PasswordHash == "" {
+	u, err := h.cfg.Store.UserByID(ctx, org.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, false, nil
 	}
-	ok, err := password.Verify(pw, u.PasswordHash)
-	if err != nil {
-		h.log.WarnContext(c.Request.Context(), "scim: unreadable password hash", "user", u.ID)
-		return store.User{}, false, nil
-	}
-	return u, ok, nil
+	return u, err == nil, err
 }
 
 func (h *Handler) isAdmin(c *gin.Context, u store.User) (bool, error) {
@@ -139,16 +129,23 @@ func (h *Handler) isAdmin(c *gin.Context, u store.User) (bool, error) {
 	return h.cfg.Store.UserHasRole(c.Request.Context(), u.ID, AdminRole)
 }
 
-// need admits administrators; a bearer token must also hold scope. A
-// bearer token acting for no user is the application itself, permitted by
-// its scopes alone (see Handler).
+// need admits administrators and users holding scope as a role permission; a bearer token
+// must also hold scope. A bearer token acting for no user is the application itself, permitted
+// by its scopes alone (see Handler).
 func (h *Handler) need(scope string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := c.MustGet(principalKey).(principal)
 		app := p.bearer && p.user.ID == ""
 		if !p.admin && !app {
-			h.fail(c, newError(http.StatusForbidden, "", "not permitted"))
-			return
+			perms, err := h.cfg.Store.UserPermissions(c.Request.Context(), p.user.ID)
+			if err != nil {
+				h.fail(c, err)
+				return
+			}
+			if !slices.Contains(perms, scope) {
+				h.fail(c, newError(http.StatusForbidden, "", "not permitted: %s is not a permission of the user's roles", scope))
+				return
+			}
 		}
 		if p.bearer && !slices.Contains(p.scopes, scope) {
 			// RFC 6750 §3.1: tell the client which scope it needs.

@@ -11,6 +11,13 @@
 // flows or connectors. Sub-package filter parses the filter language and
 // PATCH paths.
 //
+// Register mounts catch-all routes for /scim2/..., /t/{tenant}/scim2/...
+// and /o/{org-id}/scim2/...; dispatch (handler.go) resolves the
+// organization the path names (404 if unknown or disabled), records it
+// and the prefix (for Location headers) in the request context, and hands
+// the request to the handler's own gin engine, whose NoRoute and NoMethod
+// answer RFC 7644 errors (404, 405) rather than gin's text.
+//
 // # How data flows
 //
 // A request is authenticated (auth.go: HTTP Basic against the users table,
@@ -36,6 +43,16 @@
 //     (patch.go), extracts the result and replaces the stored state, all in
 //     one SERIALIZABLE store.Tx together with the If-Match check, so
 //     concurrent PATCHes cannot lose updates.
+//
+// Account administration rides on the User resource as in WSO2: an
+// administrator writes urn:scim:wso2:schema's accountLocked (lock until
+// unlocked, reason ADMIN_INITIATED; unlocking resets the failure count),
+// accountDisabled (the same flag as active) and forcePasswordReset (status
+// PENDING_FORCED_PASSWORD_RESET until a new password is set), applied by
+// store.ChangeAccount in the request's transaction. Every password set
+// (POST, PUT, PATCH, /Me, Bulk) first passes the organization's password
+// policy (store.CheckPassword): a refusal is 400 invalidValue whose detail
+// names the rule (passwordPolicy.min.length, passwordHistory.count, …).
 //
 // Bulk (bulk.go) replays each operation through an inner router carrying
 // the caller's principal, one transaction per operation (RFC 7644 bulk is

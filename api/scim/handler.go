@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyflow/keyflow/api/scim/filter"
+	"github.com/keyflow/keyflow/connectors"
+	basicauth "github.com/keyflow/keyflow/connectors/basic"
 	"github.com/keyflow/keyflow/connectors/password"
 	"github.com/keyflow/keyflow/store"
 )
@@ -66,6 +69,9 @@ type Config struct {
 	PasswordParams password.Params
 	// Tokens verifies bearer tokens; nil refuses them (HTTP Basic only).
 	Tokens TokenVerifier
+	// Passwords checks HTTP Basic credentials as a login does (*op.Provider.CheckPassword, with
+	// the server's lockout policy); nil means a BasicAuthenticator over Store that never locks.
+	Passwords PasswordChecker
 	// DefaultCount is the page size when a request gives no count;
 	// MaxCount caps count (ServiceProviderConfig's filter.maxResults).
 	DefaultCount, MaxCount int
@@ -77,15 +83,13 @@ type Config struct {
 
 // Handler serves SCIM 2.0 (RFC 7643/7644) under /scim2, WSO2-shaped.
 //
-// Authorization, for now: a caller authenticated by HTTP Basic (checked
-// against the users table) or by a bearer token has full permission when
-// its user is named AdminUsername or holds a role named AdminRole (directly
-// or through a group); a bearer token must also carry the WSO2 scope of the
-// operation (internal_user_mgt_*, internal_group_mgt_*). A bearer token
-// acting for no user (client_credentials) is the application itself, as in
-// WSO2: its scopes alone decide what it may do. Any other authenticated
-// user may use /Me only. Fine-grained role permissions come with the
-// permissions model.
+// Authorization: a caller authenticated by HTTP Basic (checked as a login checks a password)
+// or by a bearer token has full permission when its user is named AdminUsername or holds a
+// role named AdminRole (directly or through a group); any other user may do what its roles'
+// permissions name (WSO2 scopes such as internal_user_mgt_list). A bearer token must also
+// carry the WSO2 scope of the operation (internal_user_mgt_*, internal_group_mgt_*). A bearer
+// token acting for no user (client_credentials) is the application itself, as in WSO2: its
+// scopes alone decide what it may do. Every authenticated user may use /Me.
 type Handler struct {
 	cfg   Config
 	log   *slog.Logger
@@ -95,9 +99,14 @@ type Handler struct {
 	scope []string // claims the User schema owns
 	// inner serves the operations of Bulk requests.
 	inner *gin.Engine
-	// dummyHash is verified when a Basic username is unknown, so response
-	// times do not reveal which usernames exist.
-	dummyHash string
+	// router serves every request under the /scim2 prefixes (see dispatch).
+	router *gin.Engine
+}
+
+// PasswordChecker checks a username ([DOMAIN/]name) and password of an organization; ok is
+// false for any refusal.
+type PasswordChecker interface {
+	CheckPassword(ctx context.Context, orgHandle, username, password string) (userID string, ok bool, err error)
 }
 
 // New validates cfg and returns the handler.
@@ -127,20 +136,44 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, user: userResource(), group: groupResource(), role: roleResource()}
 	h.scope = claimScope(h.user)
-	random, err := password.Generate(24)
-	if err != nil {
-		return nil, fmt.Errorf("scim: %w", err)
-	}
-	if h.dummyHash, err = password.Hash(random, cfg.PasswordParams); err != nil {
-		return nil, fmt.Errorf("scim: %w", err)
+	if h.cfg.Passwords == nil {
+		auth, err := basicauth.New(basicauth.Config{HashParams: cfg.PasswordParams, Logger: cfg.Logger},
+			basicauth.Deps{Users: cfg.Store, Organizations: cfg.Store})
+		if err != nil {
+			return nil, fmt.Errorf("scim: %w", err)
+		}
+		h.cfg.Passwords = authenticatorChecker{auth}
 	}
 	return h, nil
 }
 
-// Register mounts the endpoints under /scim2.
+// Register mounts the endpoints under /scim2, /t/{tenant}/scim2 (the root
+// organization whose handle is tenant, WSO2's tenant domain) and
+// /o/{org-id}/scim2 (the organization with that id). An unknown or disabled
+// organization is a SCIM 404, as are unknown paths; a known path with a
+// method it does not serve is a SCIM 405 (RFC 7644 §3.12).
 func (h *Handler) Register(r gin.IRouter) {
-	// Built here rather than in New so it follows the gin mode the edge set.
+	// Built here rather than in New so they follow the gin mode the edge set.
 	h.inner = h.innerEngine()
+	h.router = h.routerEngine()
+	r.Any("/scim2/*path", h.dispatch(scopeConfigured))
+	r.Any("/t/:tenant/scim2/*path", h.dispatch(scopeTenant))
+	r.Any("/o/:org/scim2/*path", h.dispatch(scopeOrgID))
+}
+
+// routerEngine routes the requests dispatch hands over: its own engine, so
+// that unknown paths and methods under /scim2 get SCIM errors without
+// touching the edge's NoRoute, which other APIs share.
+func (h *Handler) routerEngine() *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	// A redirect would name the rewritten path, losing a /t/ or /o/
+	// prefix; dispatch trims a trailing slash instead.
+	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
+	r.NoRoute(func(c *gin.Context) { h.fail(c, notFound("endpoint", truncate(c.Request.URL.Path))) })
+	r.NoMethod(func(c *gin.Context) {
+		h.fail(c, newError(http.StatusMethodNotAllowed, "", "method %s is not allowed on %s", c.Request.Method, truncate(c.Request.URL.Path)))
+	})
 	g := r.Group("/scim2")
 	g.GET("/ServiceProviderConfig", h.serviceProviderConfig)
 	g.GET("/Schemas", h.schemas)
@@ -156,6 +189,75 @@ func (h *Handler) Register(r gin.IRouter) {
 	a.PATCH("/Me", h.patchMe)
 	a.DELETE("/Me", h.notImplemented)
 	a.POST("/Me", h.notImplemented)
+	return r
+}
+
+// scopeKind says how a request path names its organization.
+type scopeKind int
+
+const (
+	scopeConfigured scopeKind = iota // /scim2: Config.OrgHandle
+	scopeTenant                      // /t/{tenant}/scim2
+	scopeOrgID                       // /o/{org-id}/scim2
+)
+
+// scope is the organization a request addresses and the path prefix it
+// came with (for Location headers), carried in the request context.
+type scope struct {
+	org    *store.Organization // nil: Config.OrgHandle, resolved when needed
+	prefix string              // "" or /t/{tenant} or /o/{org-id}
+}
+
+type scopeCtxKey struct{}
+
+// dispatch resolves the organization of the path and hands the request,
+// its path made /scim2/..., to the SCIM router.
+func (h *Handler) dispatch(kind scopeKind) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		var sc scope
+		switch kind {
+		case scopeTenant:
+			tenant := c.Param("tenant")
+			org, err := h.cfg.Store.OrganizationByHandle(ctx, tenant)
+			if !h.usable(c, org, err, "tenant", tenant) {
+				return
+			}
+			sc = scope{org: &org, prefix: "/t/" + url.PathEscape(tenant)}
+		case scopeOrgID:
+			id := c.Param("org")
+			org, err := h.cfg.Store.OrganizationByID(ctx, id)
+			if !h.usable(c, org, err, "organization", id) {
+				return
+			}
+			sc = scope{org: &org, prefix: "/o/" + url.PathEscape(id)}
+		}
+		req := c.Request.WithContext(context.WithValue(ctx, scopeCtxKey{}, sc))
+		u := *req.URL
+		u.Path, u.RawPath = "/scim2"+strings.TrimSuffix(c.Param("path"), "/"), ""
+		req.URL = &u
+		h.router.ServeHTTP(c.Writer, req)
+		c.Abort()
+	}
+}
+
+// usable answers 404 for an organization that does not exist or is not
+// active, 500 for a store failure.
+func (h *Handler) usable(c *gin.Context, org store.Organization, err error, what, name string) bool {
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && org.Status != store.OrganizationActive):
+		h.fail(c, newError(http.StatusNotFound, "", "%s %s not found", what, truncate(name)))
+		return false
+	case err != nil:
+		h.fail(c, err)
+		return false
+	}
+	return true
+}
+
+func scopeOf(ctx context.Context) scope {
+	sc, _ := ctx.Value(scopeCtxKey{}).(scope)
+	return sc
 }
 
 // registerResources mounts the Users and Groups endpoints on a router
@@ -235,17 +337,22 @@ func (h *Handler) readObject(c *gin.Context) (map[string]any, *Error) {
 }
 
 func (h *Handler) base(c *gin.Context) string {
+	prefix := scopeOf(c.Request.Context()).prefix
 	if h.cfg.BaseURL != "" {
-		return h.cfg.BaseURL + "/scim2"
+		return h.cfg.BaseURL + prefix + "/scim2"
 	}
 	scheme := "http"
 	if c.Request.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + c.Request.Host + "/scim2"
+	return scheme + "://" + c.Request.Host + prefix + "/scim2"
 }
 
+// org is the organization the request addresses (see Register).
 func (h *Handler) org(ctx context.Context) (store.Organization, error) {
+	if sc := scopeOf(ctx); sc.org != nil {
+		return *sc.org, nil
+	}
 	org, err := h.cfg.Store.OrganizationByHandle(ctx, h.cfg.OrgHandle)
 	if err != nil {
 		// A 500, not the 404 ErrNotFound maps to: this is misconfiguration.
@@ -423,4 +530,17 @@ func listResponse(total, startIndex int, items []any) map[string]any {
 		"itemsPerPage": len(items),
 		"Resources":    items,
 	}
+}
+
+// authenticatorChecker is the PasswordChecker of a BasicAuthenticator.
+type authenticatorChecker struct{ a *basicauth.Authenticator }
+
+func (c authenticatorChecker) CheckPassword(ctx context.Context, orgHandle, username, password string) (string, bool, error) {
+	out, err := c.a.Process(ctx, connectors.ProcessInput{
+		StepContext: connectors.StepContext{TenantDomain: orgHandle, Step: 1, IdP: connectors.LocalIdP},
+		Params:      map[string]string{"username": username, "password": password}, Attempt: 1})
+	if err != nil || out.Status != connectors.StatusSuccess || out.User == nil {
+		return "", false, err
+	}
+	return out.User.ID, true, nil
 }

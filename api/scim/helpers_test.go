@@ -48,7 +48,11 @@ func basic(user, pw string) string {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	s := storetest.New(t)
+	return newEnvWith(t, storetest.New(t))
+}
+
+func newEnvWith(t *testing.T, s *store.Store) *env {
+	t.Helper()
 	org, err := s.EnsureRootOrganization(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,9 @@ import (
 
 // /Me (RFC 7644 §3.11) is the authenticated user's own resource. Any
 // authenticated user may read and update it, except that a user who is not
-// an administrator cannot rename or deactivate itself there (that is
-// account administration, not profile editing).
+// an administrator cannot rename, deactivate, lock or unlock itself or
+// force its own password reset there (that is account administration, not
+// profile editing). A password it sets there meets the password policy.
 
 func (h *Handler) meID(c *gin.Context) (string, bool) {
 	pr := h.principal(c)
@@ -32,8 +33,11 @@ func (h *Handler) selfChange(c *gin.Context, change func(cur userView) (userInpu
 		if in.username != cur.user.Username {
 			return in, newError(http.StatusBadRequest, TypeMutability, "userName cannot be changed through /Me")
 		}
-		if in.active != nil && *in.active == cur.user.Disabled {
-			return in, newError(http.StatusBadRequest, TypeMutability, "active cannot be changed through /Me")
+		if in.disabledAfter(cur.user.Disabled) != cur.user.Disabled {
+			return in, newError(http.StatusBadRequest, TypeMutability, "active and accountDisabled cannot be changed through /Me")
+		}
+		if _, ok := in.accountChange(cur.user); ok {
+			return in, newError(http.StatusBadRequest, TypeMutability, "accountLocked and forcePasswordReset cannot be changed through /Me")
 		}
 		return in, nil
 	}

@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"net/http"
+	"regexp"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,8 +23,8 @@ const (
 )
 
 // roleResource builds the Role resource type (WSO2 roles v2). Roles are
-// organization-audience only; permissions are not modelled yet, so a
-// request assigning any is refused.
+// organization-audience only; their permissions are API scopes
+// (internal_user_mgt_view, …) that holders of the role may use (see Handler).
 func roleResource() *resourceType {
 	name := str("displayName", "")
 	name.Required, name.Special, name.Field, name.Uniqueness = true, spRoleName, "name", "server"
@@ -110,13 +111,24 @@ func (h *Handler) renderRole(base string, org store.Organization, v roleView) ma
 		}
 		res["groups"] = l
 	}
+	if len(r.Permissions) > 0 {
+		l := make([]any, len(r.Permissions))
+		for i, p := range r.Permissions {
+			l[i] = map[string]any{"value": p, "display": p}
+		}
+		res["permissions"] = l
+	}
 	return res
 }
 
 type roleInput struct {
 	name          string
 	users, groups []string
+	permissions   []string
 }
+
+// permissionPattern is what a permission (a scope name) may look like, as the store checks it.
+var permissionPattern = regexp.MustCompile(`^[A-Za-z0-9_:./-]{1,255}$`)
 
 // extractRole reads a canonical Role resource, checking its assignees.
 func (h *Handler) extractRole(ctx context.Context, q interface {
@@ -128,8 +140,16 @@ func (h *Handler) extractRole(ctx context.Context, q interface {
 	if err := checkName("displayName", in.name, store.MaxGroupNameLength); err != nil {
 		return in, err
 	}
-	if len(asList(res["permissions"])) > 0 {
-		return in, badRequest(TypeInvalidValue, "permissions are not supported yet")
+	for _, e := range asList(res["permissions"]) {
+		m, _ := e.(map[string]any)
+		p, _ := m["value"].(string)
+		if !permissionPattern.MatchString(p) {
+			return in, badRequest(TypeInvalidValue, "permission %q is not a scope name", truncate(p))
+		}
+		in.permissions = append(in.permissions, p)
+	}
+	if len(in.permissions) > store.MaxRolePermissions {
+		return in, badRequest(TypeInvalidValue, "a role has at most %d permissions", store.MaxRolePermissions)
 	}
 	ids := func(attr string) ([]string, *Error) {
 		var out []string
@@ -284,7 +304,8 @@ func (h *Handler) createRole(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		r, err := tx.CreateRole(ctx, store.NewRole{OrgID: pr.org.ID, Name: in.name, Users: in.users, Groups: in.groups, Actor: pr.actor()})
+		r, err := tx.CreateRole(ctx, store.NewRole{OrgID: pr.org.ID, Name: in.name, Users: in.users, Groups: in.groups,
+			Permissions: in.permissions, Actor: pr.actor()})
 		if err != nil {
 			return err
 		}
@@ -319,7 +340,7 @@ func (h *Handler) updateRole(c *gin.Context, id string, change func(cur roleView
 			return err
 		}
 		if _, err := tx.ReplaceRole(ctx, store.RoleReplace{OrgID: pr.org.ID, ID: id, Name: in.name,
-			Users: in.users, Groups: in.groups, Actor: pr.actor()}); err != nil {
+			Users: in.users, Groups: in.groups, Permissions: in.permissions, Actor: pr.actor()}); err != nil {
 			return err
 		}
 		v, err = loadRole(ctx, tx, pr.org.ID, id)

@@ -61,7 +61,7 @@ func TestRoles(t *testing.T) {
 		scimType           string
 	}{
 		{"duplicate name", "POST", "/scim2/v2/Roles", map[string]any{"schemas": []string{SchemaRole}, "displayName": "Admin"}, 409, TypeUniqueness},
-		{"permissions", "POST", "/scim2/v2/Roles", map[string]any{"schemas": []string{SchemaRole}, "displayName": "p", "permissions": []any{map[string]any{"value": "x"}}}, 400, TypeInvalidValue},
+		{"bad permission", "POST", "/scim2/v2/Roles", map[string]any{"schemas": []string{SchemaRole}, "displayName": "p", "permissions": []any{map[string]any{"value": "not a scope"}}}, 400, TypeInvalidValue},
 		{"unknown user", "POST", "/scim2/v2/Roles", map[string]any{"schemas": []string{SchemaRole}, "displayName": "p", "users": []any{map[string]any{"value": "nope"}}}, 400, TypeInvalidValue},
 		{"unknown group", "PUT", "/scim2/v2/Roles/" + other, map[string]any{"schemas": []string{SchemaRole}, "displayName": "viewer", "groups": []any{map[string]any{"value": "6f1c4b4e-8a9b-4c7e-9d2a-000000000000"}}}, 400, TypeInvalidValue},
 		{"audience is read-only", "PATCH", "/scim2/v2/Roles/" + other, patchBody(op("replace", "audience.value", "x")), 400, TypeMutability},
@@ -75,4 +75,38 @@ func TestRoles(t *testing.T) {
 	}
 	e.do("DELETE", "/scim2/v2/Roles/"+id, nil).must(t, 204)
 	e.do("GET", "/scim2/Users", nil, "Authorization", basic("gina", "gina-pw")).checkError(t, 403, "")
+}
+
+// TestRolePermissions: a role's permissions are stored, shown, patched, and let a user who is
+// not an administrator do exactly what they name.
+func TestRolePermissions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	hal := e.createLocalUser("hal", "hal-pw")
+	asHal := []string{"Authorization", basic("hal", "hal-pw")}
+	e.do("GET", "/scim2/Users", nil, asHal...).checkError(t, 403, "")
+
+	created := e.do("POST", "/scim2/v2/Roles", map[string]any{"schemas": []string{SchemaRole}, "displayName": "user-readers",
+		"users":       []any{map[string]any{"value": hal.ID}},
+		"permissions": []any{map[string]any{"value": "internal_user_mgt_list"}, map[string]any{"value": "internal_user_mgt_view"}}}).must(t, 201)
+	if get(created.body, "permissions", 0, "value") != "internal_user_mgt_list" || get(created.body, "permissions", 1, "value") != "internal_user_mgt_view" {
+		t.Fatalf("created: %s", created.raw)
+	}
+	id := str0(created.body["id"])
+	e.do("GET", "/scim2/Users", nil, asHal...).must(t, 200)
+	e.do("GET", "/scim2/Users/"+hal.ID, nil, asHal...).must(t, 200)
+	e.do("POST", "/scim2/Users", map[string]any{"schemas": []string{SchemaUser}, "userName": "ivy"}, asHal...).checkError(t, 403, "")
+	e.do("GET", "/scim2/Groups", nil, asHal...).checkError(t, 403, "")
+
+	r := e.do("PATCH", "/scim2/v2/Roles/"+id, patchBody(op("replace", "permissions", []any{map[string]any{"value": "internal_group_mgt_view"}})),
+		"If-Match", created.header.Get("ETag")).must(t, 200)
+	if get(r.body, "permissions", 0, "value") != "internal_group_mgt_view" || len(asList(r.body["permissions"])) != 1 {
+		t.Fatalf("patched: %s", r.raw)
+	}
+	e.do("GET", "/scim2/Users", nil, asHal...).checkError(t, 403, "")
+	e.do("GET", "/scim2/Groups", nil, asHal...).must(t, 200)
+	got := e.do("GET", "/scim2/v2/Roles/"+id, nil).must(t, 200)
+	if get(got.body, "permissions", 0, "value") != "internal_group_mgt_view" {
+		t.Fatalf("read back: %s", got.raw)
+	}
 }

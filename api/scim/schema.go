@@ -59,6 +59,7 @@ const (
 	spRoles       special = "roles"
 	spLocked      special = "accountLocked"
 	spDisabled    special = "accountDisabled"
+	spForceReset  special = "forcePasswordReset"
 	spDisplayName special = "displayName" // a group's name
 	spMembers     special = "members"
 	spIgnored     special = "ignored" // accepted and dropped (a group's externalId)
@@ -231,10 +232,14 @@ func userResource() *resourceType {
 		str("employeeNumber", c("employeeNumber")), str("costCenter", c("costCenter")), str("organization", c("organization")),
 		str("division", c("division")), str("department", c("department")), manager,
 	}}
-	locked := ro(withType(str("accountLocked", ""), tBoolean))
+	// Administrators lock, disable and force a password reset by writing
+	// these, as over WSO2's SCIM (see users.go, accountChange).
+	locked := withType(str("accountLocked", ""), tBoolean)
 	locked.Special, locked.Field = spLocked, "locked"
-	disabled := ro(withType(str("accountDisabled", ""), tBoolean))
+	disabled := withType(str("accountDisabled", ""), tBoolean)
 	disabled.Special = spDisabled
+	forceReset := withType(str("forcePasswordReset", ""), tBoolean)
+	forceReset.Mutability, forceReset.Returned, forceReset.Special = writeOnly, retNever, spForceReset
 	wso2 := &schema{ID: SchemaWSO2, Name: "WSO2User", Description: "WSO2 User Account", Attrs: []*attr{
 		str("country", c("country")), withType(str("dateOfBirth", c("dob")), tString),
 		str("mobileNumbers", c("mobileNumbers")),
@@ -243,7 +248,7 @@ func userResource() *resourceType {
 		withType(str("emailVerified", c("identity/emailVerified")), tBoolean),
 		withType(str("phoneVerified", c("identity/phoneVerified")), tBoolean),
 		str("userSource", c("userSource")), str("userAccountType", c("userAccountType")),
-		locked, disabled,
+		locked, disabled, forceReset,
 	}}
 	return &resourceType{Name: "User", Endpoint: "/Users", Description: "User Account", Core: core, Exts: []*schema{enterprise, wso2}}
 }

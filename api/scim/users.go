@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"unicode"
@@ -129,6 +130,36 @@ type userInput struct {
 	password         string // plain text, empty if not given
 	active           *bool
 	claims           map[string]string
+	// The WSO2 extension's account attributes, nil when absent:
+	// accountLocked, accountDisabled and forcePasswordReset.
+	locked, disabled, forceReset *bool
+}
+
+// disabledAfter is the disabled flag the input asks for, given the current
+// one: active and accountDisabled say the same thing, and a rendered
+// resource carries both, so whichever differs from cur is the change.
+func (in userInput) disabledAfter(cur bool) bool {
+	if in.active != nil && !*in.active != cur {
+		return !cur
+	}
+	if in.disabled != nil && *in.disabled != cur {
+		return !cur
+	}
+	return cur
+}
+
+// accountChange is the administrator operation the input asks for beyond
+// what ReplaceUser writes: a lock or unlock when accountLocked differs from
+// the current state, and forcePasswordReset when given.
+func (in userInput) accountChange(cur store.User) (store.AccountChange, bool) {
+	var ch store.AccountChange
+	if in.locked != nil && *in.locked != cur.Locked {
+		ch.Locked = in.locked
+	}
+	if in.forceReset != nil && *in.forceReset != (cur.Status == store.UserPendingForcedPasswordReset) {
+		ch.ForcePasswordReset = in.forceReset
+	}
+	return ch, ch.Locked != nil || ch.ForcePasswordReset != nil
 }
 
 // extractUser reads canonical res (as from canonicalize or a patched
@@ -149,6 +180,14 @@ func (h *Handler) extractUser(res map[string]any) (userInput, *Error) {
 	in.password, _ = res["password"].(string)
 	if b, ok := res["active"].(bool); ok {
 		in.active = &b
+	}
+	if ext, ok := res[SchemaWSO2].(map[string]any); ok {
+		for name, dst := range map[string]**bool{"accountLocked": &in.locked, "accountDisabled": &in.disabled,
+			"forcePasswordReset": &in.forceReset} {
+			if b, ok := ext[name].(bool); ok {
+				*dst = &b
+			}
+		}
 	}
 	in.claims = map[string]string{}
 	if err := extractClaims(h.user.Core, res, in.claims); err != nil {
@@ -184,6 +223,25 @@ func checkName(what, s string, maxLen int) *Error {
 		return badRequest(TypeInvalidValue, "%s is required", what)
 	}
 	return nil
+}
+
+// passwordChecker is the store's password policy check, on a Store or a Tx.
+type passwordChecker interface {
+	CheckPassword(ctx context.Context, orgID, userID, pw string, reused func(pw, hash string) (bool, error)) error
+}
+
+// checkPolicy applies the organization's password policy to a password
+// being set (none: nothing to check). A refusal is 400 invalidValue whose
+// detail names the rule.
+func (h *Handler) checkPolicy(ctx context.Context, q passwordChecker, orgID, userID, pw string) error {
+	if pw == "" {
+		return nil
+	}
+	err := q.CheckPassword(ctx, orgID, userID, pw, password.Verify)
+	if v := (*store.PasswordViolation)(nil); errors.As(err, &v) {
+		return badRequest(TypeInvalidValue, "password policy %s: %s", v.Rule, v.Detail)
+	}
+	return err
 }
 
 func (h *Handler) hash(pw string) (string, error) {
@@ -301,6 +359,10 @@ func (h *Handler) createUser(c *gin.Context) {
 		h.fail(c, serr)
 		return
 	}
+	if err := h.checkPolicy(ctx, h.cfg.Store, pr.org.ID, "", in.password); err != nil {
+		h.fail(c, err)
+		return
+	}
 	hash, err := h.hash(in.password)
 	if err != nil {
 		h.fail(c, err)
@@ -313,9 +375,13 @@ func (h *Handler) createUser(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		if in.active != nil && !*in.active {
-			if _, err := tx.ReplaceUser(ctx, store.UserReplace{OrgID: pr.org.ID, ID: u.ID, Username: u.Username,
-				Disabled: true, Claims: in.claims, ClaimScope: h.scope, Actor: pr.actor()}); err != nil {
+		ch, changed := in.accountChange(u)
+		if disabled := in.disabledAfter(false); disabled {
+			ch.Disabled, changed = &disabled, true
+		}
+		if changed {
+			ch.OrgID, ch.UserID, ch.Actor = pr.org.ID, u.ID, pr.actor()
+			if _, err := tx.ChangeAccount(ctx, ch); err != nil {
 				return err
 			}
 		}
@@ -347,17 +413,27 @@ func (h *Handler) updateUser(c *gin.Context, id string, change func(cur userView
 		if serr != nil {
 			return serr
 		}
+		if err := h.checkPolicy(ctx, tx, pr.org.ID, id, in.password); err != nil {
+			return err
+		}
 		hash, err := h.hash(in.password)
 		if err != nil {
 			return err
 		}
-		disabled := cur.user.Disabled
-		if in.active != nil {
-			disabled = !*in.active
-		}
-		if _, err := tx.ReplaceUser(ctx, store.UserReplace{OrgID: pr.org.ID, ID: id, Username: in.username,
-			PasswordHash: hash, Disabled: disabled, Claims: in.claims, ClaimScope: h.scope, Actor: pr.actor()}); err != nil {
+		// A new password ends a forced reset (migration 00020's trigger);
+		// the account change comes after it, so that an administrator can
+		// set a temporary password and force its reset in one request.
+		after, err := tx.ReplaceUser(ctx, store.UserReplace{OrgID: pr.org.ID, ID: id, Username: in.username,
+			PasswordHash: hash, Disabled: in.disabledAfter(cur.user.Disabled), Claims: in.claims, ClaimScope: h.scope,
+			Actor: pr.actor()})
+		if err != nil {
 			return err
+		}
+		if ch, ok := in.accountChange(after); ok {
+			ch.OrgID, ch.UserID, ch.Actor = pr.org.ID, id, pr.actor()
+			if _, err := tx.ChangeAccount(ctx, ch); err != nil {
+				return err
+			}
 		}
 		v, err = loadUser(ctx, tx, pr.org.ID, id)
 		return err

@@ -45,6 +45,8 @@ type Store interface {
 	TerminateSSOSession(ctx context.Context, id, userID string, now time.Time, actor store.Actor) (store.SSOSession, error)
 	TerminateUserSSOSessions(ctx context.Context, userID string, now time.Time, actor store.Actor) ([]store.SSOSession, error)
 	RevokeOAuth2SessionGrants(ctx context.Context, sessionID string) ([]store.RevokedJTI, error)
+	SubjectConsents(ctx context.Context, orgID, subject string) ([]store.Consent, error)
+	RevokeConsent(ctx context.Context, orgID, subject, clientID string) error
 }
 
 // Config configures New.
@@ -56,6 +58,16 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Ended, when set, is told of every session the API ended, to log its relying parties out
+	// (*oidclogout.Handler sends OIDC back-channel logout). Without it only the session's
+	// tokens are revoked.
+	Ended SessionEnder
+}
+
+// SessionEnder follows the end of an SSO session: revokes its tokens and notifies its relying
+// parties.
+type SessionEnder interface {
+	SessionEnded(ctx context.Context, s store.SSOSession) []string
 }
 
 // Handler serves the API.
@@ -94,6 +106,8 @@ func (h *Handler) Register(r gin.IRouter) {
 	g.GET("/me/sessions", a.Need(ScopeLogin, bearer.Self), h.listSessions)
 	g.DELETE("/me/sessions", a.Need(ScopeLogin, bearer.Self), h.terminateAll)
 	g.DELETE("/me/sessions/:sessionId", a.Need(ScopeLogin, bearer.Self), h.terminateOne)
+	g.GET("/me/consents", a.Need(ScopeLogin, bearer.Self), h.listConsents)
+	g.DELETE("/me/consents/:clientId", a.Need(ScopeLogin, bearer.Self), h.revokeConsent)
 	g.GET("/:userId/sessions", a.Need(ScopeSessionView, bearer.Admin), h.listSessions)
 	g.DELETE("/:userId/sessions", a.Need(ScopeSessionDelete, bearer.Admin), h.terminateAll)
 	g.DELETE("/:userId/sessions/:sessionId", a.Need(ScopeSessionDelete, bearer.Admin), h.terminateOne)
@@ -113,6 +127,8 @@ var (
 		Description: "No user with the given id exists."}
 	errSessionNotFound = Error{Status: http.StatusNotFound, Code: "USM-10004", Message: "Session not found",
 		Description: "The user has no active session with the given id."}
+	errConsentNotFound = Error{Status: http.StatusNotFound, Code: "USM-10005", Message: "Consent not found",
+		Description: "The user has not granted the given application anything."}
 	errServer = Error{Status: http.StatusInternalServerError, Code: "USM-15001", Message: "Server error",
 		Description: "The request could not be completed."}
 	errUnavailable = Error{Status: http.StatusServiceUnavailable, Code: "USM-15002", Message: "Service unavailable",
@@ -196,7 +212,7 @@ func (h *Handler) terminateAll(c *gin.Context) {
 		return
 	}
 	for _, s := range ended {
-		if err := h.revoke(c.Request.Context(), s.ID); err != nil {
+		if err := h.revoke(c.Request.Context(), s); err != nil {
 			h.fail(c, errServer, err)
 			return
 		}
@@ -215,7 +231,7 @@ func (h *Handler) terminateOne(c *gin.Context) {
 		return
 	}
 	if err == nil {
-		err = h.revoke(c.Request.Context(), ended.ID)
+		err = h.revoke(c.Request.Context(), ended)
 	}
 	if err != nil {
 		h.fail(c, errServer, fmt.Errorf("terminate session: %w", err))
@@ -225,10 +241,53 @@ func (h *Handler) terminateOne(c *gin.Context) {
 }
 
 // revoke revokes the tokens issued in an ended session (those of offline_access grants stay,
-// as at logout).
-func (h *Handler) revoke(ctx context.Context, sessionID string) error {
-	_, err := h.cfg.Store.RevokeOAuth2SessionGrants(ctx, sessionID)
+// as at logout) and, with Config.Ended, logs its relying parties out.
+func (h *Handler) revoke(ctx context.Context, s store.SSOSession) error {
+	if h.cfg.Ended != nil {
+		h.cfg.Ended.SessionEnded(ctx, s)
+		return nil
+	}
+	_, err := h.cfg.Store.RevokeOAuth2SessionGrants(ctx, s.ID)
 	return err
 }
 
 func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// Consent is what the user granted one OAuth2 application (My Account's "Manage consents").
+type Consent struct {
+	ClientID  string   `json:"clientId"`
+	Scopes    []string `json:"scopes"`
+	GrantedAt string   `json:"grantedAt"`
+	UpdatedAt string   `json:"updatedAt"`
+}
+
+func (h *Handler) listConsents(c *gin.Context) {
+	cl := bearer.Get(c)
+	list, err := h.cfg.Store.SubjectConsents(c.Request.Context(), cl.Org.ID, cl.User.ID)
+	if err != nil {
+		h.fail(c, errServer, err)
+		return
+	}
+	out := make([]Consent, 0, len(list))
+	for _, cs := range list {
+		out = append(out, Consent{ClientID: cs.ClientID, Scopes: cs.Scopes,
+			GrantedAt: cs.GrantedAt.UTC().Format(time.RFC3339), UpdatedAt: cs.UpdatedAt.UTC().Format(time.RFC3339)})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// revokeConsent withdraws what the user granted an application: its next authorization request
+// asks again.
+func (h *Handler) revokeConsent(c *gin.Context) {
+	cl := bearer.Get(c)
+	err := h.cfg.Store.RevokeConsent(c.Request.Context(), cl.Org.ID, cl.User.ID, c.Param("clientId"))
+	if errors.Is(err, store.ErrNotFound) {
+		h.fail(c, errConsentNotFound, nil)
+		return
+	}
+	if err != nil {
+		h.fail(c, errServer, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

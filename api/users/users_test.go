@@ -1,12 +1,14 @@
 package users_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,7 +30,7 @@ type env struct {
 	now   time.Time
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*users.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	e := &env{s: storetest.New(t), now: time.Now().UTC().Truncate(time.Millisecond)}
@@ -55,7 +57,11 @@ func newEnv(t *testing.T) *env {
 			Scopes: []string{users.ScopeSessionView, users.ScopeSessionDelete}},
 		"app": {Subject: "console", ClientID: "console", ClientOnly: true, Scopes: []string{users.ScopeSessionView}},
 	}
-	h, err := users.New(users.Config{Store: e.s, Tokens: toks, Now: func() time.Time { return e.now }})
+	cfg := users.Config{Store: e.s, Tokens: toks, Now: func() time.Time { return e.now }}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := users.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +205,38 @@ func TestEndingASessionRevokesItsTokens(t *testing.T) {
 	}
 }
 
+// recordingEnder stands in for oidclogout's back-channel fan-out, which has its own tests.
+type recordingEnder struct{ ended []string }
+
+func (r *recordingEnder) SessionEnded(_ context.Context, s store.SSOSession) []string {
+	r.ended = append(r.ended, s.ID)
+	return nil
+}
+
+// TestEndingASessionLogsItsRelyingPartiesOut checks that every session the API ends is handed to
+// Config.Ended (OIDC back-channel logout in the server), one by one and all of them.
+func TestEndingASessionLogsItsRelyingPartiesOut(t *testing.T) {
+	rec := &recordingEnder{}
+	e := newEnv(t, func(c *users.Config) { c.Ended = rec })
+	one := e.session(t, e.alice, "t1", "web")
+	two := e.session(t, e.alice, "t2", "web")
+	three := e.session(t, e.alice, "t3", "mobile")
+	if status, body := e.call(t, http.MethodDelete, "/api/users/v1/me/sessions/"+one.ID, "alice"); status != http.StatusNoContent {
+		t.Fatalf("end one: %d %s", status, body)
+	}
+	if !slices.Equal(rec.ended, []string{one.ID}) {
+		t.Fatalf("ended %v, want [%s]", rec.ended, one.ID)
+	}
+	if status, _ := e.call(t, http.MethodDelete, "/api/users/v1/me/sessions", "alice"); status != http.StatusNoContent {
+		t.Fatalf("end all: %d", status)
+	}
+	got := slices.Sorted(slices.Values(rec.ended[1:]))
+	want := slices.Sorted(slices.Values([]string{two.ID, three.ID}))
+	if len(rec.ended) != 3 || !slices.Equal(got, want) {
+		t.Fatalf("ended %v, want %s then %v", rec.ended, one.ID, want)
+	}
+}
+
 func TestUserSessionsAdmin(t *testing.T) {
 	e := newEnv(t)
 	bobs := e.session(t, e.bob, "b1", "web")
@@ -245,5 +283,48 @@ func TestSessionsRefusals(t *testing.T) {
 				t.Errorf("%d %s, want %d with code %s", status, body, c.status, c.code)
 			}
 		})
+	}
+}
+
+// TestMyConsents: a user lists what it granted applications and withdraws a grant; another
+// user's grants are neither listed nor revocable.
+func TestMyConsents(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	for _, id := range []string{"web", "mobile"} {
+		if _, err := e.s.CreateOAuth2Client(ctx, store.NewOAuth2Client{OAuth2Client: store.OAuth2Client{
+			ClientID: id, OrgID: e.alice.OrgID, Name: id, Public: true, GrantTypes: []string{"authorization_code"},
+			TokenFormat: store.TokenFormatJWT, AccessTokenLifetime: time.Hour, SigningAlg: "ES256"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, g := range []store.Consent{
+		{OrgID: e.alice.OrgID, Subject: e.alice.ID, UserID: e.alice.ID, ClientID: "web", Scopes: []string{"profile", "email"}},
+		{OrgID: e.alice.OrgID, Subject: e.alice.ID, UserID: e.alice.ID, ClientID: "mobile", Scopes: []string{"phone"}},
+		{OrgID: e.bob.OrgID, Subject: e.bob.ID, UserID: e.bob.ID, ClientID: "web", Scopes: []string{"address"}},
+	} {
+		if _, err := e.s.GrantConsent(ctx, g, e.now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, body := e.call(t, http.MethodGet, "/api/users/v1/me/consents", "alice")
+	var got []users.Consent
+	if err := json.Unmarshal(body, &got); status != http.StatusOK || err != nil {
+		t.Fatalf("list: %d %s", status, body)
+	}
+	if len(got) != 2 || got[0].ClientID != "mobile" || got[1].ClientID != "web" || !slices.Equal(got[1].Scopes, []string{"email", "profile"}) {
+		t.Fatalf("alice's consents: %+v", got)
+	}
+	if status, body := e.call(t, http.MethodDelete, "/api/users/v1/me/consents/web", "alice"); status != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", status, body)
+	}
+	if status, _ := e.call(t, http.MethodDelete, "/api/users/v1/me/consents/web", "alice"); status != http.StatusNotFound {
+		t.Fatalf("revoking again: %d, want 404", status)
+	}
+	if _, err := e.s.Consent(ctx, e.bob.OrgID, e.bob.ID, "web"); err != nil {
+		t.Fatalf("bob's grant to web is gone: %v", err)
+	}
+	if status, _ := e.call(t, http.MethodGet, "/api/users/v1/me/consents", "app"); status != http.StatusForbidden {
+		t.Fatalf("an application token on /me: %d, want 403", status)
 	}
 }

@@ -24,9 +24,15 @@
 //	   C14N, RSA-SHA256) with the tenant's SAML key, in a WS-Trust 2005/02
 //	   RequestSecurityTokenResponse, auto-posted as wresult with wa=wsignin1.0 and wctx.
 //
-// Sign-out ends the browser's SSO session (the commonAuthId cookie of api/authn), clears the
-// cookie and redirects to wreply when a relying party registers it, else shows a signed-out
-// page. Other relying parties of the session are not notified (no wsignoutcleanup1.0 fan-out).
+// Sign-out ends the browser's SSO session (the commonAuthId cookie of api/authn) and clears the
+// cookie. wsignout1.0 then notifies the session's other relying parties from a signed-out
+// page: each other WS-Federation relying party gets a wsignoutcleanup1.0 image GET at its
+// logout reply URL (else its default reply URL), the OIDC relying parties their front-channel
+// iframes and back-channel notifications (Config.Ended, *oidclogout.Handler); the page then
+// follows wreply when a relying party registers it. wsignoutcleanup1.0 only ends the session
+// (notifying no one, so sign-outs cannot loop) and answers with a 1×1 image, or redirects to a
+// registered wreply. SAML service providers of the session are not told here: SAML single
+// logout (api/saml, /samlsso/logout) propagates to them.
 //
 // Tokens and metadata are signed with the key api/saml keeps per tenant (Keys, implemented by
 // *saml.Handler), so both protocols publish one certificate. The issuer of tokens and the

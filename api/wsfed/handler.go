@@ -88,6 +88,9 @@ type Config struct {
 	TokenLifetime time.Duration
 	// CookieName is the SSO session cookie sign-out ends; default authn.SessionCookie.
 	CookieName string
+	// Ended, when set, logs the OIDC relying parties of a session wsignout1.0 ended out
+	// (front-channel iframes on the signed-out page, back-channel notifications).
+	Ended SessionEnder
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// NewID makes the ids of assertions and metadata; default 20 random bytes, hex, after "_".

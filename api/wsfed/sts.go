@@ -1,7 +1,6 @@
 package wsfed
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"mime"
@@ -172,90 +171,6 @@ func (h *Handler) signIn(c *gin.Context, t tenant, params url.Values) {
 // registered reports whether reply is one of rp's reply URLs (exact comparison).
 func registered(rp store.WSFedRelyingParty, reply string) bool {
 	return slices.Contains(rp.ReplyURLs, reply)
-}
-
-// signOut handles wa=wsignout1.0 and wa=wsignoutcleanup1.0 (WS-Federation 1.2 §13.2.4): the
-// browser's SSO session ends and its cookie is cleared; the browser then goes to wreply when a
-// relying party registers it (of wtrealm, when given), or sees a signed-out page. An
-// unregistered wreply is refused before anything ends.
-func (h *Handler) signOut(c *gin.Context, t tenant, params url.Values) {
-	reply, realm := params.Get(paramReply), params.Get(paramRealm)
-	if len(reply) > maxReply || len(realm) > maxRealm {
-		h.plainError(c, http.StatusBadRequest, "invalid WS-Federation request", errors.New("parameter too long"))
-		return
-	}
-	if reply != "" {
-		ok, err := h.replyForSignOut(c, t, realm, reply)
-		if err != nil {
-			h.plainError(c, http.StatusInternalServerError, "internal error", err)
-			return
-		}
-		if !ok {
-			h.plainError(c, http.StatusBadRequest, "unregistered reply URL", fmt.Errorf("sign-out wreply %q (realm %q)", reply, realm))
-			return
-		}
-	}
-	if err := h.endSession(c, t); err != nil {
-		h.plainError(c, http.StatusInternalServerError, "internal error", err)
-		return
-	}
-	h.clearCookie(c)
-	securityHeaders(c)
-	if reply != "" {
-		c.Redirect(http.StatusSeeOther, reply)
-		return
-	}
-	c.Header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(signedOutPage))
-}
-
-// signedOutPage is shown after a sign-out without wreply.
-const signedOutPage = `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Signed out</title></head>
-<body><p>You have been signed out.</p></body></html>
-`
-
-// replyForSignOut reports whether reply is registered: by the relying party of realm when
-// given, else by any relying party of the tenant.
-func (h *Handler) replyForSignOut(c *gin.Context, t tenant, realm, reply string) (bool, error) {
-	ctx := c.Request.Context()
-	if realm == "" {
-		return h.cfg.Store.WSFedReplyURLRegistered(ctx, t.org.ID, reply)
-	}
-	rp, err := h.cfg.Store.WSFedRelyingPartyByRealm(ctx, t.org.ID, realm)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return registered(rp, reply) || (rp.LogoutReplyURL != "" && rp.LogoutReplyURL == reply), nil
-}
-
-// endSession terminates the browser's live SSO session in the tenant, if any.
-func (h *Handler) endSession(c *gin.Context, t tenant) error {
-	ctx := c.Request.Context()
-	token, err := c.Cookie(h.cfg.CookieName)
-	if err != nil || token == "" || len(token) > 128 {
-		return nil
-	}
-	sum := sha256.Sum256([]byte(token))
-	s, err := h.cfg.Store.SSOSessionByToken(ctx, sum[:], h.cfg.Now())
-	if errors.Is(err, store.ErrNotFound) || (err == nil && s.OrgID != t.org.ID) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("wsfed: session look-up: %w", err)
-	}
-	var actor store.Actor // the system, for a federated subject without a local user
-	if s.UserID != "" {
-		actor = store.Actor{Type: store.ActorUser, ID: s.UserID}
-	}
-	if _, err := h.cfg.Store.TerminateSSOSession(ctx, s.ID, "", h.cfg.Now(), actor); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("wsfed: terminate session: %w", err)
-	}
-	h.log.InfoContext(ctx, "wsfed: session ended", "session", s.ID)
-	return nil
 }
 
 // clearCookie expires the SSO cookie with the attributes api/authn sets it with.

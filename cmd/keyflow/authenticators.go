@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/keyflow/keyflow/connectors/emailotp"
 	"github.com/keyflow/keyflow/connectors/fido"
 	"github.com/keyflow/keyflow/connectors/identifier"
+	"github.com/keyflow/keyflow/connectors/ldapstore"
 	"github.com/keyflow/keyflow/connectors/magiclink"
 	"github.com/keyflow/keyflow/connectors/notify"
 	"github.com/keyflow/keyflow/connectors/smsotp"
@@ -40,6 +43,42 @@ func purposeKey(kek namedKey, purpose string) ([]byte, error) {
 	return hkdf.Key(sha256.New, kek.Key, nil, "keyflow/"+purpose+"/"+kek.ID, 32)
 }
 
+// userStoreKeyring seals and opens the bind passwords of secondary user stores, with a key derived
+// from each encryption key (the first seals).
+func userStoreKeyring(sec serverSecrets) (*ldapstore.Keyring, error) {
+	keys := make([]ldapstore.Key, len(sec.keks))
+	for i, k := range sec.keks {
+		key, err := purposeKey(k, "userstore-bind")
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = ldapstore.Key{ID: k.ID, Key: key}
+	}
+	return ldapstore.NewKeyring(keys...)
+}
+
+// userStores opens the organizations' LDAP/AD user stores (settings are read from PostgreSQL at
+// each login); the connection pools close at shutdown.
+func (p *process) userStores(sec serverSecrets) (*ldapstore.Registry, error) {
+	keyring, err := userStoreKeyring(sec)
+	if err != nil {
+		return nil, fmt.Errorf("user store keys: %w", err)
+	}
+	reg, err := ldapstore.NewRegistry(ldapstore.RegistryConfig{Store: p.store, Keys: keyring,
+		Logger: p.log.With("component", "userstores")})
+	if err != nil {
+		return nil, err
+	}
+	p.onStop(func(context.Context) { reg.Close() })
+	return reg, nil
+}
+
+// lockout is BasicAuthenticator's configuration: the same lock policy wherever a password is
+// checked (logins, the password grant, HTTP Basic on the management APIs).
+func (p *process) lockout(log *slog.Logger) basic.Config {
+	return basic.Config{MaxFailures: p.cfg.LockoutMaxFailures, LockDuration: p.cfg.LockoutDuration, Logger: log}
+}
+
 // authenticators builds the registry of local authenticators the login workflow can run. Email
 // OTP and magic link are registered only when a mail server is configured, SMS OTP only with an
 // SMS provider, passkeys only when --base-url names a host (not an IP address).
@@ -48,7 +87,11 @@ func (p *process) authenticators(sec serverSecrets) (connectors.Registry, error)
 	log := p.log.With("component", "authenticator")
 	var auths []connectors.Authenticator
 
-	b, err := basic.New(basic.Config{Logger: log}, basic.Deps{Users: p.store, Organizations: p.store})
+	stores, err := p.userStores(sec)
+	if err != nil {
+		return nil, err
+	}
+	b, err := basic.New(p.lockout(log), basic.Deps{Users: p.store, Organizations: p.store, Secondary: stores})
 	if err != nil {
 		return nil, fmt.Errorf("BasicAuthenticator: %w", err)
 	}

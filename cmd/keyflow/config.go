@@ -50,6 +50,10 @@ type Config struct {
 	// ClientSecretPepper keys the HMAC of OAuth2 client secrets (base64, ≥ 32 bytes). Empty: a
 	// generated one in the data dir (serve only).
 	ClientSecretPepper string
+	// TrustedProxies are reverse proxies whose X-Forwarded-For gives the client IP.
+	TrustedProxies []string
+	// PprofAddr serves /debug/pprof when set (loopback only, for profiling).
+	PprofAddr string
 	// CORSOrigins may call the app-native API from browsers.
 	CORSOrigins []string
 	// Issuer is the iss of tokens; default {base-url}/oauth2/token as WSO2 does.
@@ -85,6 +89,11 @@ type Config struct {
 	// SigningKeyRotation how long a signing key signs before it is rotated (0: never).
 	MaintenanceInterval time.Duration
 	SigningKeyRotation  time.Duration
+
+	// LockoutMaxFailures locks an account after that many consecutive wrong passwords (0: never);
+	// LockoutDuration is how long the lock lasts.
+	LockoutMaxFailures int
+	LockoutDuration    time.Duration
 
 	// SessionIdleTimeout and SessionLifetime bound SSO sessions.
 	SessionIdleTimeout time.Duration
@@ -139,6 +148,8 @@ func (c *Config) settings() []setting {
 		{flag: "encryption-keys", usage: "keys encrypting data at rest id:base64(32 bytes),… first encrypts; empty: a generated key in the data dir (serve only)", secret: true, bind: str(&c.EncryptionKeys, "")},
 		{flag: "client-secret-pepper", usage: "base64 key (≥ 32 bytes) of the HMAC over OAuth2 client secrets; empty: generated in the data dir (serve only)", secret: true, bind: str(&c.ClientSecretPepper, "")},
 		{flag: "cors-origins", usage: "comma-separated origins allowed to call the app-native API from a browser", bind: func(fs *pflag.FlagSet, n, u string) { fs.StringSliceVar(&c.CORSOrigins, n, nil, u) }},
+		{flag: "trusted-proxies", usage: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client; empty: none", bind: func(fs *pflag.FlagSet, n, u string) { fs.StringSliceVar(&c.TrustedProxies, n, nil, u) }},
+		{flag: "pprof-addr", usage: "loopback host:port serving Go's /debug/pprof profiles; empty: off", bind: str(&c.PprofAddr, "")},
 		{flag: "issuer", usage: "issuer of tokens (default <base-url>/oauth2/token, as WSO2)", bind: str(&c.Issuer, "")},
 		{flag: "smtp-host", usage: "mail server for email OTP and notifications; empty: email OTP is not available", bind: str(&c.SMTPHost, "")},
 		{flag: "smtp-port", usage: "mail server port (0: 587, or 465 with --smtp-tls=tls)", bind: num(&c.SMTPPort, 0)},
@@ -158,6 +169,8 @@ func (c *Config) settings() []setting {
 		{flag: "script-choreo-token-url", usage: "token endpoint of scripts' callChoreo when the script names none", bind: str(&c.ScriptChoreoTokenURL, "")},
 		{flag: "maintenance-interval", usage: "how often expired tokens, codes and SSO sessions are deleted", bind: dur(&c.MaintenanceInterval, 15*time.Minute)},
 		{flag: "signing-key-rotation", usage: "a token signing key is rotated after signing this long (0: never)", bind: dur(&c.SigningKeyRotation, 90*24*time.Hour)},
+		{flag: "lockout-max-failures", usage: "consecutive wrong passwords (login, password grant, HTTP Basic) that lock an account; 0: never lock", bind: num(&c.LockoutMaxFailures, 5)},
+		{flag: "lockout-duration", usage: "how long an account locked for wrong passwords stays locked", bind: dur(&c.LockoutDuration, 5*time.Minute)},
 		{flag: "session-idle-timeout", usage: "an SSO session unused this long ends", bind: dur(&c.SessionIdleTimeout, 30*time.Minute)},
 		{flag: "session-lifetime", usage: "an SSO session ends this long after the login that started it", bind: dur(&c.SessionLifetime, 10*time.Hour)},
 		{flag: "log-format", usage: "log format: text or json", bind: str(&c.LogFormat, "text")},
@@ -252,6 +265,19 @@ func (c *Config) validate() error {
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.HTTPAddr
 	}
+	for _, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return bad("trusted-proxies", fmt.Sprintf("%q is neither an IP nor a CIDR", p))
+			}
+		}
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return bad("pprof-addr", fmt.Sprintf("%q must be a loopback host:port (profiles expose memory)", c.PprofAddr))
+		}
+	}
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return bad("base-url", fmt.Sprintf("%q must be an absolute http(s) URL without query or fragment", c.BaseURL))
@@ -281,6 +307,12 @@ func (c *Config) validate() error {
 		if err != nil || (du.Scheme != "postgres" && du.Scheme != "postgresql") {
 			return bad("database-url", "must be a postgres:// or postgresql:// URL")
 		}
+	}
+	if c.LockoutMaxFailures < 0 {
+		return bad("lockout-max-failures", "must not be negative")
+	}
+	if c.LockoutDuration <= 0 {
+		return bad("lockout-duration", "must be positive")
 	}
 	for flag, port := range map[string]int{"postgres-port": c.PostgresPort, "temporal-port": c.TemporalPort} {
 		if port < 0 || port > 65535 {

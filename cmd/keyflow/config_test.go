@@ -39,6 +39,8 @@ func TestBadConfigExitsTwo(t *testing.T) {
 		{"database url", []string{"migrate", "--database-url", "mysql://x"}, nil, 2, "--database-url / KEYFLOW_DATABASE_URL: must be a postgres://"},
 		{"duration", []string{"migrate"}, map[string]string{"KEYFLOW_SHUTDOWN_TIMEOUT": "soon"}, 2, "\"soon\" is not a valid duration"},
 		{"tls pair", []string{"migrate", "--temporal-tls-key", "/etc/hostname"}, nil, 2, "--temporal-tls-cert and --temporal-tls-key must be given together"},
+		{"trusted proxy", []string{"migrate", "--trusted-proxies", "10.0.0.0/8,proxy.local"}, nil, 2, "--trusted-proxies / KEYFLOW_TRUSTED_PROXIES: \"proxy.local\" is neither an IP nor a CIDR"},
+		{"pprof off loopback", []string{"migrate", "--pprof-addr", "0.0.0.0:6060"}, nil, 2, "--pprof-addr / KEYFLOW_PPROF_ADDR: \"0.0.0.0:6060\" must be a loopback host:port"},
 		{"yaml value", []string{"migrate", "--config", yamlFile}, nil, 2, "--log-format / KEYFLOW_LOG_FORMAT: \"xml\" is not allowed"},
 		{"yaml unknown key", []string{"migrate"}, map[string]string{"KEYFLOW_CONFIG": unknownKey}, 2, "unknown keys in " + unknownKey + ": http-adr"},
 		{"missing file", []string{"migrate", "--config", filepath.Join(dir, "none.yaml")}, nil, 2, "--config / KEYFLOW_CONFIG"},

@@ -42,6 +42,8 @@ func demoApp(ctx context.Context, st *store.Store, prov *op.Provider, cfg *Confi
 		GrantTypes:   []string{op.GrantAuthorizationCode, op.GrantRefreshToken},
 		RedirectURIs: []string{demo.RedirectURI},
 		Scopes:       []string{"openid", "profile", "email"},
+		// First party: its users are not asked to consent (WSO2's skipLoginConsent).
+		SkipConsent: true,
 	}); err != nil && !errors.Is(err, store.ErrConflict) {
 		return demo, fmt.Errorf("demo client: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -21,7 +22,11 @@ import (
 	"github.com/keyflow/keyflow/api"
 	"github.com/keyflow/keyflow/api/apps"
 	"github.com/keyflow/keyflow/api/authn"
+	"github.com/keyflow/keyflow/api/branding"
+	"github.com/keyflow/keyflow/api/dcr"
 	"github.com/keyflow/keyflow/api/device"
+	"github.com/keyflow/keyflow/api/governance"
+	"github.com/keyflow/keyflow/api/manage"
 	"github.com/keyflow/keyflow/api/oauth2"
 	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
 	"github.com/keyflow/keyflow/api/oauth2/op"
@@ -30,6 +35,7 @@ import (
 	"github.com/keyflow/keyflow/api/scim"
 	"github.com/keyflow/keyflow/api/secrets"
 	apiusers "github.com/keyflow/keyflow/api/users"
+	"github.com/keyflow/keyflow/api/userstores"
 	"github.com/keyflow/keyflow/api/wsfed"
 	"github.com/keyflow/keyflow/connectors/basic"
 	"github.com/keyflow/keyflow/flows"
@@ -211,6 +217,27 @@ func (p *process) startWorker(ctx context.Context, sec serverSecrets) error {
 	if err != nil {
 		return err
 	}
+	keys, err := jwtkeys.New(ctx, jwtkeys.Config{Store: p.store, KEKs: jwtKEKs(sec), Logger: p.log.With("component", "jwtkeys")})
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	// A script's terminateUserSession logs the session's relying parties out as a logout does,
+	// with logout tokens this provider signs. It never checks a client secret, so a worker, which
+	// is not given the pepper, uses a throw-away one.
+	pepper := sec.pepper
+	if len(pepper) < op.MinPepperLength {
+		pepper = make([]byte, op.MinPepperLength)
+		if _, err := rand.Read(pepper); err != nil {
+			return fmt.Errorf("worker pepper: %w", err)
+		}
+	}
+	prov, err := op.New(op.Config{Store: p.store, Keys: keys, Issuer: p.cfg.Issuer, SecretPepper: pepper,
+		Logger: p.log.With("component", "oauth2")})
+	if err != nil {
+		return fmt.Errorf("oauth2 provider: %w", err)
+	}
+	ender := oidclogout.Ender{Provider: prov, Logger: p.log.With("component", "logout"),
+		Notifier: &backchannel.Starter{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue, Logger: p.log.With("component", "backchannel")}}
 	cfg := workers.Config{
 		TaskQueue:      p.cfg.TemporalTaskQueue,
 		Options:        temporalx.WorkerOptions(),
@@ -218,7 +245,7 @@ func (p *process) startWorker(ctx context.Context, sec serverSecrets) error {
 		Users:          p.store,
 		ScriptStore:    p.store,
 		CookieKey:      cookieKey,
-		Sessions:       &workers.Sessions{Store: p.store},
+		Sessions:       &workers.Sessions{Store: p.store, Ended: ender},
 		HTTP: &wfhost.HTTPCaller{Logger: p.log.With("component", "script-http"), Secrets: vault,
 			AllowedDomains: p.cfg.ScriptHTTPAllowedDomains, AnalyticsReceiver: p.cfg.ScriptAnalyticsURL,
 			ElasticReceiver: p.cfg.ScriptElasticURL, ChoreoTokenEndpoint: p.cfg.ScriptChoreoTokenURL},
@@ -232,10 +259,6 @@ func (p *process) startWorker(ctx context.Context, sec serverSecrets) error {
 	}
 	if cfg.EmailTemplates, err = loadEmailTemplates(p.cfg.EmailTemplates); err != nil {
 		return err
-	}
-	keys, err := jwtkeys.New(ctx, jwtkeys.Config{Store: p.store, KEKs: jwtKEKs(sec), Logger: p.log.With("component", "jwtkeys")})
-	if err != nil {
-		return fmt.Errorf("signing keys: %w", err)
 	}
 	cfg.Maintenance = &maintenance.Activities{Store: p.store, Keys: keys}
 	w, err := workers.New(p.temporal, cfg)
@@ -304,10 +327,14 @@ func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
-	// The password grant checks passwords exactly as the login's BasicAuthenticator does
-	// (argon2id, lockout, no user enumeration).
-	passwords, err := basic.New(basic.Config{Logger: p.log.With("component", "password-grant")},
-		basic.Deps{Users: p.store, Organizations: p.store})
+	// The password grant and HTTP Basic on the management APIs check passwords exactly as the
+	// login's BasicAuthenticator does (argon2id, lockout, user stores, no user enumeration).
+	stores, err := p.userStores(sec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	passwords, err := basic.New(p.lockout(p.log.With("component", "password-check")),
+		basic.Deps{Users: p.store, Organizations: p.store, Secondary: stores})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("password grant: %w", err)
 	}
@@ -323,6 +350,7 @@ func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.
 		AuthorizationEndpoint: p.cfg.BaseURL + authn.PathAuthorize,
 		DeviceVerificationURI: p.cfg.BaseURL + device.PathDevice,
 		EndSessionEndpoint:    p.cfg.BaseURL + oidclogout.Path,
+		RegistrationEndpoint:  p.cfg.BaseURL + dcr.Path,
 		Logger:                p.log.With("component", "oauth2"),
 	})
 	return h, prov, keys, err
@@ -344,17 +372,25 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, err
 	}
+	// Every way a session ends (OIDC, SAML or WS-Fed logout, the session API) logs the session's
+	// OIDC relying parties out through the same back-channel workflow.
+	notifier := &backchannel.Starter{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue, Logger: p.log.With("component", "backchannel")}
+	ender := oidclogout.Ender{Provider: prov, Notifier: notifier, Logger: p.log.With("component", "logout")}
 	idp, err := saml.New(saml.Config{Store: p.store, Logins: late, BaseURL: p.cfg.BaseURL, KEKs: jwtKEKs(sec),
-		PersistentIDKey: samlKey, Logger: p.log.With("component", "saml")})
+		PersistentIDKey: samlKey, Ended: ender, Logger: p.log.With("component", "saml")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("SAML: %w", err)
 	}
 	sts, err := wsfed.New(wsfed.Config{Store: p.store, Keys: idp, Logins: late, BaseURL: p.cfg.BaseURL,
-		Logger: p.log.With("component", "wsfed")})
+		Ended: ender, Logger: p.log.With("component", "wsfed")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("WS-Federation: %w", err)
 	}
-	devices, err := device.New(device.Config{Provider: prov, Applications: p.store, Logins: late, UI: pages,
+	brand, err := branding.New(branding.Config{Store: p.store, Tokens: prov, Logger: p.log.With("component", "branding")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("branding: %w", err)
+	}
+	devices, err := device.New(device.Config{Provider: prov, Applications: p.store, Logins: late, UI: pages, Branding: brand,
 		BaseURL: p.cfg.BaseURL, Claims: p.store, Logger: p.log.With("component", "device")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("device verification: %w", err)
@@ -371,6 +407,9 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 		MountAuthorize:     true,
 		Sessions:           p.store,
 		Claims:             p.store,
+		Consents:           p.store,
+		Interactions:       p.store,
+		Branding:           brand,
 		SessionIdleTimeout: p.cfg.SessionIdleTimeout,
 		SessionLifetime:    p.cfg.SessionLifetime,
 		Logger:             p.log.With("component", "authn"),
@@ -379,20 +418,20 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 		return nil, nil, fmt.Errorf("app-native authentication: %w", err)
 	}
 	late.Target = native
-	users, err := scim.New(scim.Config{Store: p.store, BaseURL: p.cfg.BaseURL, Tokens: scim.OAuth2Tokens{Verifier: prov}, Logger: p.log.With("component", "scim")})
+	users, err := scim.New(scim.Config{Store: p.store, BaseURL: p.cfg.BaseURL, Tokens: scim.OAuth2Tokens{Verifier: prov},
+		Passwords: prov, Logger: p.log.With("component", "scim")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("SCIM: %w", err)
 	}
-	sessions, err := apiusers.New(apiusers.Config{Store: p.store, Tokens: prov,
+	logout, err := oidclogout.New(oidclogout.Config{Provider: prov, Sessions: p.store, Pages: pages, Branding: brand,
+		Notifier: notifier, BaseURL: p.cfg.BaseURL, CookieName: authn.SessionCookie, Logger: p.log.With("component", "logout")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("logout: %w", err)
+	}
+	sessions, err := apiusers.New(apiusers.Config{Store: p.store, Tokens: prov, Ended: ender,
 		Logger: p.log.With("component", "sessions")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("session API: %w", err)
-	}
-	logout, err := oidclogout.New(oidclogout.Config{Provider: prov, Sessions: p.store, Pages: pages,
-		Notifier: &backchannel.Starter{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue, Logger: p.log.With("component", "backchannel")},
-		BaseURL:  p.cfg.BaseURL, CookieName: authn.SessionCookie, Logger: p.log.With("component", "logout")})
-	if err != nil {
-		return nil, nil, fmt.Errorf("logout: %w", err)
 	}
 	vault, err := secretVault(p.store, sec)
 	if err != nil {
@@ -408,7 +447,40 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("application API: %w", err)
 	}
-	return []api.Routes{oidc, native, idp, sts, devices, logout, users, sessions, scriptSecrets, applications}, prov, nil
+	registration, err := dcr.New(dcr.Config{Store: p.store, Tokens: prov, Keys: keys, Issuer: p.cfg.Issuer,
+		SecretPepper: sec.pepper, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "dcr")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("dynamic client registration: %w", err)
+	}
+	sealKeys := make([]manage.SealKey, len(sec.keks))
+	for i, k := range sec.keks {
+		key, err := purposeKey(k, "idp-secrets")
+		if err != nil {
+			return nil, nil, err
+		}
+		sealKeys[i] = manage.SealKey{ID: k.ID, Key: key}
+	}
+	management, err := manage.New(manage.Config{Store: p.store, Tokens: prov, Keys: keys, SealKeys: sealKeys,
+		BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "manage")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("management API: %w", err)
+	}
+	storeKeys, err := userStoreKeyring(sec)
+	if err != nil {
+		return nil, nil, err
+	}
+	userStoreAPI, err := userstores.New(userstores.Config{Store: p.store, Tokens: prov, Keys: storeKeys,
+		BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "userstores")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("user store API: %w", err)
+	}
+	gov, err := governance.New(governance.Config{Store: governance.StoreTx{Store: p.store}, Tokens: prov,
+		Logger: p.log.With("component", "governance")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("governance API: %w", err)
+	}
+	return []api.Routes{oidc, native, idp, sts, devices, logout, users, sessions, scriptSecrets, applications, registration,
+		management, userStoreAPI, brand, gov}, prov, nil
 }
 
 // secretVault seals the scripts' secrets with a key derived from each encryption key (the first
@@ -435,7 +507,7 @@ func jwtKEKs(sec serverSecrets) []jwtkeys.KEK {
 
 // handler builds the HTTP edge with readiness checks for what this process depends on.
 func (p *process) handler(routes ...api.Routes) (api.Config, error) {
-	cfg := api.Config{Logger: p.log, Registry: p.registry, Routes: routes}
+	cfg := api.Config{Logger: p.log, Registry: p.registry, Routes: routes, TrustedProxies: p.cfg.TrustedProxies}
 	if p.store != nil {
 		pg := api.Check{Name: "postgres", Probe: p.store.Ping}
 		cfg.Checks = append(cfg.Checks, pg)
@@ -472,6 +544,18 @@ func (p *process) serveHTTP(ctx context.Context, ln net.Listener, routes ...api.
 	h, err := api.New(cfg)
 	if err != nil {
 		return err
+	}
+	if p.cfg.PprofAddr != "" {
+		dl, err := net.Listen("tcp", p.cfg.PprofAddr)
+		if err != nil {
+			return &ConfigError{Setting: "--pprof-addr / KEYFLOW_PPROF_ADDR", Problem: err.Error()}
+		}
+		p.log.Info("profiling endpoints", "url", "http://"+dl.Addr().String()+"/debug/pprof/")
+		go func() {
+			if err := api.ServeDebug(ctx, dl, p.log); err != nil {
+				p.log.Warn("profiling endpoints stopped", "err", err)
+			}
+		}()
 	}
 	err = api.Serve(ctx, ln, h, p.cfg.ShutdownTimeout, p.log)
 	p.log.Info("shutting down")

@@ -71,6 +71,9 @@ type Organizations interface {
 type Deps struct {
 	Users         Users
 	Organizations Organizations
+	// Secondary, when set, resolves DOMAIN/username logins to secondary (LDAP/AD) user stores
+	// (secondary.go); nil means only the built-in store.
+	Secondary SecondaryStores
 }
 
 // Authenticator is BasicAuthenticator. It is safe for concurrent use.
@@ -157,6 +160,9 @@ func (a *Authenticator) Process(ctx context.Context, in connectors.ProcessInput)
 	if username == "" || pw == "" {
 		return a.invalid(connectors.ReasonInvalidInput, 0), nil
 	}
+	if out, handled, err := a.secondary(ctx, in.TenantDomain, username, pw); handled || err != nil {
+		return out, err
+	}
 	user, found, err := a.lookup(ctx, in.TenantDomain, username)
 	if err != nil {
 		return connectors.Outcome{}, err
@@ -183,10 +189,8 @@ func (a *Authenticator) Process(ctx context.Context, in connectors.ProcessInput)
 	if !ok {
 		return a.failure(ctx, user, public, now)
 	}
-	if user.Disabled || user.Status != store.UserActive {
-		a.log.InfoContext(ctx, "basic: login refused", "user_id", user.ID, "disabled", user.Disabled, "status", user.Status)
-		return connectors.Outcome{Status: connectors.StatusFailed, Reason: connectors.ReasonAccountDisabled,
-			FailedUser: public, Messages: []connectors.Message{message("user.account.disabled")}}, nil
+	if out, refused, err := a.accountStatus(ctx, user, public, now); err != nil || refused {
+		return out, err
 	}
 	if err := a.deps.Users.RecordLoginSuccess(ctx, user.ID, now); err != nil {
 		return connectors.Outcome{}, fmt.Errorf("basic: record login success: %w", err)

@@ -17,6 +17,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/keyflow/keyflow/store"
 )
 
 // Temporal names.
@@ -48,9 +50,14 @@ type Params struct {
 
 // Report is what one round did.
 type Report struct {
-	OAuth2Rows  int64    `json:"oauth2Rows"`
-	SessionRows int64    `json:"sessionRows"`
-	Rotated     []string `json:"rotated,omitempty"`
+	OAuth2Rows  int64 `json:"oauth2Rows"`
+	SessionRows int64 `json:"sessionRows"`
+	// EphemeralRows are expired pushed requests, SAML logouts and artifacts, and consent pages.
+	EphemeralRows int64    `json:"ephemeralRows,omitempty"`
+	Rotated       []string `json:"rotated,omitempty"`
+	// DisabledUsers counts accounts disabled for being idle (the organizations' idle-account
+	// policies).
+	DisabledUsers int `json:"disabledUsers,omitempty"`
 }
 
 // Workflow runs rounds forever, continuing as new every roundsPerRun rounds. Params received on
@@ -77,8 +84,9 @@ func Workflow(ctx workflow.Context, p Params) error {
 		if err := workflow.ExecuteActivity(ctx, ActivityRun, p).Get(ctx, &r); err != nil {
 			// A failed round is retried next interval; housekeeping must not stop.
 			log.Error("maintenance round failed", "error", err)
-		} else if r.OAuth2Rows+r.SessionRows > 0 || len(r.Rotated) > 0 {
-			log.Info("maintenance round", "oauth2Rows", r.OAuth2Rows, "sessionRows", r.SessionRows, "rotated", r.Rotated)
+		} else if r.OAuth2Rows+r.SessionRows+r.EphemeralRows > 0 || len(r.Rotated) > 0 || r.DisabledUsers > 0 {
+			log.Info("maintenance round", "oauth2Rows", r.OAuth2Rows, "sessionRows", r.SessionRows,
+				"ephemeralRows", r.EphemeralRows, "rotated", r.Rotated, "disabledUsers", r.DisabledUsers)
 		}
 		// Wake early for new parameters.
 		timerCtx, cancel := workflow.WithCancel(ctx)
@@ -102,8 +110,14 @@ func Workflow(ctx workflow.Context, p Params) error {
 // Store deletes what expired; *store.Store implements it.
 type Store interface {
 	DeleteExpiredOAuth2Tokens(ctx context.Context, before time.Time) (int64, error)
+	DeleteExpiredEphemera(ctx context.Context, before time.Time) (int64, error)
 	DeleteExpiredSSOSessions(ctx context.Context, cutoff time.Time) (int64, error)
+	IdleDisablePolicies(ctx context.Context) ([]store.IdleDisablePolicy, error)
+	DisableIdleUsers(ctx context.Context, orgID string, days int, now time.Time, limit int, actor store.Actor) ([]string, error)
 }
+
+// idleBatch is how many idle accounts one statement disables.
+const idleBatch = 1000
 
 // Keys rotates signing keys that have been current for at least maxAge, returning the
 // algorithms rotated; *jwtkeys.Manager implements it.
@@ -138,7 +152,13 @@ func (a *Activities) Run(ctx context.Context, p Params) (Report, error) {
 	if r.OAuth2Rows, err = a.Store.DeleteExpiredOAuth2Tokens(ctx, cutoff); err != nil {
 		return r, fmt.Errorf("maintenance: %w", err)
 	}
+	if r.EphemeralRows, err = a.Store.DeleteExpiredEphemera(ctx, cutoff); err != nil {
+		return r, fmt.Errorf("maintenance: %w", err)
+	}
 	if r.SessionRows, err = a.Store.DeleteExpiredSSOSessions(ctx, cutoff); err != nil {
+		return r, fmt.Errorf("maintenance: %w", err)
+	}
+	if r.DisabledUsers, err = a.disableIdle(ctx, now); err != nil {
 		return r, fmt.Errorf("maintenance: %w", err)
 	}
 	if a.Keys != nil && p.KeyRotation > 0 {
@@ -147,6 +167,30 @@ func (a *Activities) Run(ctx context.Context, p Params) (Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// disableIdle disables, per organization with an idle-account policy, the accounts idle longer
+// than it allows, in batches; running it again is harmless.
+func (a *Activities) disableIdle(ctx context.Context, now time.Time) (int, error) {
+	policies, err := a.Store.IdleDisablePolicies(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range policies {
+		for {
+			ids, err := a.Store.DisableIdleUsers(ctx, p.OrgID, p.Days, now, idleBatch,
+				store.Actor{Type: store.ActorSystem, ID: "maintenance"})
+			if err != nil {
+				return n, err
+			}
+			n += len(ids)
+			if len(ids) < idleBatch {
+				break
+			}
+		}
+	}
+	return n, nil
 }
 
 // Ensure starts the maintenance workflow unless it is already running, and hands it p (any

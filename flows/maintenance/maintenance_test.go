@@ -43,11 +43,23 @@ func TestRunDeletesExpired(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := s.CreateOAuth2Client(ctx, store.NewOAuth2Client{OAuth2Client: store.OAuth2Client{
+		ClientID: "app", OrgID: org.ID, Name: "app", SecretHash: "hmac-sha256$x$y", GrantTypes: []string{"authorization_code"},
+		TokenFormat: store.TokenFormatJWT, AccessTokenLifetime: time.Hour, SigningAlg: "ES256"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, exp := range []time.Duration{-3 * time.Hour, time.Minute} {
+		sum := sha256.Sum256([]byte{'p', byte(i)})
+		if err := s.CreateOAuth2PushedRequest(ctx, store.OAuth2PushedRequest{Hash: sum[:], ClientID: "app",
+			ExpiresAt: now.Add(exp)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	k := &keys{}
 	a := &maintenance.Activities{Store: s, Keys: k}
 	r, err := a.Run(ctx, maintenance.Params{Grace: time.Hour})
-	if err != nil || r.SessionRows != 1 || k.calls.Load() != 0 {
-		t.Fatalf("Run = %+v, %v (rotations %d); want the one expired session, no rotation", r, err, k.calls.Load())
+	if err != nil || r.SessionRows != 1 || r.EphemeralRows != 1 || k.calls.Load() != 0 {
+		t.Fatalf("Run = %+v, %v (rotations %d); want the one expired session and pushed request, no rotation", r, err, k.calls.Load())
 	}
 	r, err = a.Run(ctx, maintenance.Params{Grace: time.Hour, KeyRotation: 90 * 24 * time.Hour})
 	if err != nil || r.SessionRows != 0 || len(r.Rotated) != 1 || k.calls.Load() != 1 {
@@ -89,4 +101,51 @@ func TestWorkflowRounds(t *testing.T) {
 
 func activityOptions() activity.RegisterOptions {
 	return activity.RegisterOptions{Name: maintenance.ActivityRun}
+}
+
+// TestRunDisablesIdleAccounts: a round disables the accounts idle longer than their
+// organization's policy allows, and only those.
+func TestRunDisablesIdleAccounts(t *testing.T) {
+	s := storetest.New(t)
+	ctx := t.Context()
+	org, err := s.EnsureRootOrganization(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, err := s.CreateUser(ctx, store.NewUser{OrgID: org.ID, Username: "idle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &maintenance.Activities{Store: s}
+	if r, err := a.Run(ctx, maintenance.Params{Grace: time.Hour}); err != nil || r.DisabledUsers != 0 {
+		t.Fatalf("without a policy: %+v, %v", r, err)
+	}
+	if _, err := s.PutPasswordPolicy(ctx, org.ID, store.PasswordPolicy{IdleEnabled: true, IdleDisableDays: 30}, store.Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := a.Run(ctx, maintenance.Params{Grace: time.Hour}); err != nil || r.DisabledUsers != 0 {
+		t.Fatalf("a new account is not idle: %+v, %v", r, err)
+	}
+	later := time.Now().Add(45 * 24 * time.Hour)
+	a.Now = func() time.Time { return later }
+	active, err := s.CreateUser(ctx, store.NewUser{OrgID: org.ID, Username: "active"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordLoginSuccess(ctx, active.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.Run(ctx, maintenance.Params{Grace: time.Hour})
+	if err != nil || r.DisabledUsers != 1 {
+		t.Fatalf("45 days on: %+v, %v; want the one idle account disabled", r, err)
+	}
+	for _, c := range []struct {
+		u    store.User
+		want bool
+	}{{idle, true}, {active, false}} {
+		u, err := s.UserByID(ctx, org.ID, c.u.ID)
+		if err != nil || u.Disabled != c.want {
+			t.Errorf("%s disabled = %v (%v), want %v", c.u.Username, u.Disabled, err, c.want)
+		}
+	}
 }

@@ -99,6 +99,9 @@ func TestClientOptions(t *testing.T) {
 				if o.HostPort != client.DefaultHostPort || o.Namespace != client.DefaultNamespace {
 					t.Errorf("HostPort/Namespace = %q/%q", o.HostPort, o.Namespace)
 				}
+				if _, ok := o.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionNone); !ok {
+					t.Errorf("GrpcCompression = %T, want none (payloads are ciphertext)", o.ConnectionOptions.GrpcCompression)
+				}
 				if o.DataConverter == nil || o.FailureConverter == nil || o.Logger == nil {
 					t.Errorf("converters or logger not installed")
 				}

@@ -180,12 +180,41 @@ func ParseAuthorizeParams(v url.Values) AuthorizeParams {
 		}
 	}
 	slices.Sort(p.Repeated)
-	p.ClientID, p.RedirectURI, p.ResponseType = v.Get("client_id"), v.Get("redirect_uri"), v.Get("response_type")
-	p.ResponseMode, p.Scope, p.State, p.Nonce = v.Get("response_mode"), v.Get("scope"), v.Get("state"), v.Get("nonce")
-	p.CodeChallenge, p.CodeChallengeMethod = v.Get("code_challenge"), v.Get("code_challenge_method")
-	p.Prompt, p.MaxAge, p.ACRValues, p.LoginHint = v.Get("prompt"), v.Get("max_age"), v.Get("acr_values"), v.Get("login_hint")
-	p.IDTokenHint, p.UILocales, p.Display = v.Get("id_token_hint"), v.Get("ui_locales"), v.Get("display")
-	p.Request, p.RequestURI = v.Get("request"), v.Get("request_uri")
+	for name, f := range p.fields() {
+		*f = v.Get(name)
+	}
+	return p
+}
+
+// fields maps the parameter names to p's fields.
+func (p *AuthorizeParams) fields() map[string]*string {
+	return map[string]*string{
+		"client_id": &p.ClientID, "redirect_uri": &p.RedirectURI, "response_type": &p.ResponseType,
+		"response_mode": &p.ResponseMode, "scope": &p.Scope, "state": &p.State, "nonce": &p.Nonce,
+		"code_challenge": &p.CodeChallenge, "code_challenge_method": &p.CodeChallengeMethod,
+		"prompt": &p.Prompt, "max_age": &p.MaxAge, "acr_values": &p.ACRValues, "login_hint": &p.LoginHint,
+		"id_token_hint": &p.IDTokenHint, "ui_locales": &p.UILocales, "display": &p.Display,
+		"request": &p.Request, "request_uri": &p.RequestURI,
+	}
+}
+
+// values returns the parameters that are set, by name.
+func (p AuthorizeParams) values() map[string]string {
+	out := map[string]string{}
+	for name, f := range p.fields() {
+		if *f != "" {
+			out[name] = *f
+		}
+	}
+	return out
+}
+
+// authorizeParamsFrom builds AuthorizeParams from values().
+func authorizeParamsFrom(m map[string]string) AuthorizeParams {
+	var p AuthorizeParams
+	for name, f := range p.fields() {
+		*f = m[name]
+	}
 	return p
 }
 
@@ -218,11 +247,20 @@ type AuthorizeRequest struct {
 	ACRValues   []string `json:"acrValues,omitempty"`
 	LoginHint   string   `json:"loginHint,omitempty"`
 	IDTokenHint string   `json:"idTokenHint,omitempty"`
+	// HintSubject is the sub of the verified id_token_hint ("" without
+	// one): the user the client expects. The login front-end should log in
+	// only that user, and answer login_required to prompt=none when the
+	// session is another user's; CompleteAuthorization refuses any other
+	// subject with login_required.
+	HintSubject string   `json:"hintSubject,omitempty"`
 	UILocales   []string `json:"uiLocales,omitempty"`
 	Display     string   `json:"display,omitempty"`
 	// SkipConsent is the client's setting, for the front-end.
 	SkipConsent bool      `json:"skipConsent,omitempty"`
 	RequestedAt time.Time `json:"requestedAt"`
+	// ResponseSigningAlg signs JARM responses (response_mode *.jwt): the
+	// client's ID token algorithm.
+	ResponseSigningAlg string `json:"responseSigningAlg,omitempty"`
 }
 
 // OpenID reports whether this is an OpenID Connect request (scope openid).
@@ -251,6 +289,14 @@ func (e *RedirectError) Unwrap() error { return e.Err }
 // 7636). A missing, unknown or unusable client_id and a missing or
 // unregistered redirect_uri return an *Error that must not redirect; every
 // later failure returns a *RedirectError carrying the error response.
+//
+// A request object (request, RFC 9101) is verified and its parameters
+// replace those sent beside it; a request_uri from the pushed
+// authorization request endpoint (RFC 9126) is used once and its pushed
+// parameters replace the others. When they cannot be used, the error goes
+// to the redirect_uri sent outside them if it is registered, else it must
+// not redirect. An id_token_hint must be an ID token of this provider (an
+// expired one is fine); its sub becomes AuthorizeRequest.HintSubject.
 func (p *Provider) ValidateAuthorizeRequest(ctx context.Context, params AuthorizeParams) (*AuthorizeRequest, error) {
 	if slices.Contains(params.Repeated, "client_id") || slices.Contains(params.Repeated, "redirect_uri") {
 		return nil, ErrInvalidRequest("client_id or redirect_uri repeated (RFC 6749 §3.1)")
@@ -265,53 +311,104 @@ func (p *Provider) ValidateAuthorizeRequest(ctx context.Context, params Authoriz
 	if err != nil {
 		return nil, ToError(err)
 	}
-	scopes := strings.Fields(params.Scope)
+	switch {
+	case (params.Request != "" || params.RequestURI != "") && len(params.Repeated) > 0:
+		return nil, p.outerError(ctx, c, params, ErrInvalidRequest("parameter %q repeated (RFC 6749 §3.1)", params.Repeated[0]))
+	case params.Request != "" || params.RequestURI != "":
+		resolved, e := p.resolveRequest(ctx, c, params)
+		if e != nil {
+			return nil, p.outerError(ctx, c, params, e)
+		}
+		params = resolved
+	case p.requirePAR:
+		return nil, p.outerError(ctx, c, params,
+			ErrInvalidRequest("authorization requests must be pushed first (RFC 9126 pushed_authorization_request_endpoint)"))
+	}
+	return p.validateParams(ctx, c, params)
+}
+
+// redirectFor is the redirect URI of params for c, or an *Error that must
+// not redirect.
+func redirectFor(c store.OAuth2Client, params AuthorizeParams) (string, *Error) {
 	redirect := params.RedirectURI
 	switch {
-	case redirect == "" && slices.Contains(scopes, ScopeOpenID):
-		return nil, ErrInvalidRequest("redirect_uri is required (OpenID Connect Core §3.1.2.1)")
+	case redirect == "" && slices.Contains(strings.Fields(params.Scope), ScopeOpenID):
+		return "", ErrInvalidRequest("redirect_uri is required (OpenID Connect Core §3.1.2.1)")
 	case redirect == "":
 		// RFC 6749 §3.1.2.3: may be omitted when exactly one URI is registered.
 		if len(c.RedirectURIs) != 1 || strings.HasPrefix(c.RedirectURIs[0], redirectRegexpPrefix) {
-			return nil, ErrInvalidRequest("redirect_uri is required")
+			return "", ErrInvalidRequest("redirect_uri is required")
 		}
-		redirect = c.RedirectURIs[0]
-	default:
-		u, err := url.Parse(redirect)
-		if err != nil || !u.IsAbs() || strings.Contains(redirect, "#") || unsafeScheme(u.Scheme) {
-			return nil, ErrInvalidRequest("redirect_uri must be an absolute URI without fragment")
-		}
-		if !redirectAllowed(c, redirect) {
-			return nil, ErrInvalidRequest("redirect_uri is not registered for this client")
-		}
+		return c.RedirectURIs[0], nil
 	}
+	u, err := url.Parse(redirect)
+	if err != nil || !u.IsAbs() || strings.Contains(redirect, "#") || unsafeScheme(u.Scheme) {
+		return "", ErrInvalidRequest("redirect_uri must be an absolute URI without fragment")
+	}
+	if !redirectAllowed(c, redirect) {
+		return "", ErrInvalidRequest("redirect_uri is not registered for this client")
+	}
+	return redirect, nil
+}
 
-	// From here on, errors go back to the client.
+// newAuthorizeRequest starts the AuthorizeRequest of params, whose
+// redirect URI is redirect, with what error responses need.
+func (p *Provider) newAuthorizeRequest(c store.OAuth2Client, params AuthorizeParams, redirect string) *AuthorizeRequest {
 	rt := normalizeResponseType(params.ResponseType)
 	req := &AuthorizeRequest{
 		ClientID: c.ClientID, ClientName: c.Name, OrgID: c.OrgID,
 		RedirectURI: redirect, RequestedRedirectURI: params.RedirectURI,
-		ResponseType: rt, ResponseMode: params.ResponseMode, State: params.State,
+		ResponseType: rt, ResponseMode: resolveResponseMode(params.ResponseMode, rt), State: params.State,
 		SkipConsent: c.SkipConsent, RequestedAt: p.now().UTC(),
 	}
-	if !slices.Contains([]string{ResponseModeQuery, ResponseModeFragment, ResponseModeFormPost}, req.ResponseMode) {
-		req.ResponseMode = defaultResponseMode(rt)
-	}
-	fail := func(e *Error) (*AuthorizeRequest, error) {
-		return nil, &RedirectError{Err: e, Response: p.ErrorResponse(req, e)}
+	if isJARM(req.ResponseMode) {
+		req.ResponseSigningAlg = c.IDTokenSigningAlg
+		if req.ResponseSigningAlg == "" {
+			req.ResponseSigningAlg = c.SigningAlg
+		}
 	}
 	if len(req.State) > maxStateLength {
 		req.State = ""
+	}
+	return req
+}
+
+// outerError answers a request whose request object or request_uri cannot
+// be used: at the redirect_uri sent beside it when that is registered
+// (with its state and response_mode), else with e alone (no redirect).
+func (p *Provider) outerError(ctx context.Context, c store.OAuth2Client, params AuthorizeParams, e *Error) error {
+	redirect, rerr := redirectFor(c, params)
+	if rerr != nil || e.Status >= 500 {
+		return e
+	}
+	req := p.newAuthorizeRequest(c, params, redirect)
+	return &RedirectError{Err: e, Response: p.ErrorResponseContext(ctx, req, e)}
+}
+
+// validateParams validates plain parameters (no request object or
+// request_uri left) for client c.
+func (p *Provider) validateParams(ctx context.Context, c store.OAuth2Client, params AuthorizeParams) (*AuthorizeRequest, error) {
+	redirect, rerr := redirectFor(c, params)
+	if rerr != nil {
+		return nil, rerr
+	}
+	scopes := strings.Fields(params.Scope)
+
+	// From here on, errors go back to the client.
+	req := p.newAuthorizeRequest(c, params, redirect)
+	rt := req.ResponseType
+	fail := func(e *Error) (*AuthorizeRequest, error) {
+		return nil, &RedirectError{Err: e, Response: p.ErrorResponseContext(ctx, req, e)}
+	}
+	if len(params.State) > maxStateLength {
 		return fail(ErrInvalidRequest("state longer than %d bytes", maxStateLength))
 	}
 	if len(params.Repeated) > 0 {
 		return fail(ErrInvalidRequest("parameter %q repeated (RFC 6749 §3.1)", params.Repeated[0]))
 	}
 	switch {
-	case params.Request != "":
-		return fail(ErrRequestNotSupported("request objects are not supported"))
-	case params.RequestURI != "":
-		return fail(ErrRequestURINotSupported("request_uri is not supported"))
+	case params.Request != "" || params.RequestURI != "":
+		return fail(ErrInvalidRequest("request and request_uri cannot be nested"))
 	case rt == "":
 		return fail(ErrInvalidRequest("response_type is required"))
 	}
@@ -322,11 +419,12 @@ func (p *Provider) ValidateAuthorizeRequest(ctx context.Context, params Authoriz
 		return fail(ErrUnauthorizedClient("client may not use response_type %q", rt))
 	}
 	switch params.ResponseMode {
-	case "", ResponseModeFragment, ResponseModeFormPost:
-	case ResponseModeQuery:
+	case "", ResponseModeFragment, ResponseModeFormPost, ResponseModeJWT, ResponseModeFragmentJWT, ResponseModeFormPostJWT:
+	case ResponseModeQuery, ResponseModeQueryJWT:
 		if rt != ResponseTypeCode {
-			// Multiple Response Types §5: tokens must not travel in the query.
-			return fail(ErrInvalidRequest("response_mode query is not allowed with response_type %q", rt))
+			// Multiple Response Types §5: tokens must not travel in the
+			// query; JARM §2.3.1: nor in an unencrypted query.jwt.
+			return fail(ErrInvalidRequest("response_mode %s is not allowed with response_type %q", params.ResponseMode, rt))
 		}
 	default:
 		return fail(ErrInvalidRequest("unsupported response_mode %q", params.ResponseMode))
@@ -357,6 +455,13 @@ func (p *Provider) ValidateAuthorizeRequest(ctx context.Context, params Authoriz
 	}
 	if e := oidcParams(params, req); e != nil {
 		return fail(e)
+	}
+	if req.IDTokenHint != "" {
+		sub, err := p.hintSubject(ctx, req.IDTokenHint)
+		if err != nil {
+			return fail(ErrInvalidRequest("id_token_hint is not an ID token issued by this provider").WithCause(err))
+		}
+		req.HintSubject = sub
 	}
 	return req, nil
 }
@@ -522,7 +627,7 @@ func (p *Provider) CompleteAuthorization(ctx context.Context, req *AuthorizeRequ
 		return Response{}, ErrInvalidRequest("redirect_uri is no longer registered for this client")
 	}
 	fail := func(e *Error) (Response, error) {
-		return Response{}, &RedirectError{Err: e, Response: p.ErrorResponse(req, e)}
+		return Response{}, &RedirectError{Err: e, Response: p.ErrorResponseContext(ctx, req, e)}
 	}
 	if !slices.Contains(allowedResponseTypes(c), req.ResponseType) {
 		return fail(ErrUnauthorizedClient("client may no longer use response_type %q", req.ResponseType))
@@ -534,6 +639,10 @@ func (p *Provider) CompleteAuthorization(ctx context.Context, req *AuthorizeRequ
 	}
 	if req.MaxAge != nil && now.Sub(authTime) > time.Duration(*req.MaxAge)*time.Second {
 		return fail(ErrLoginRequired("the authentication is older than max_age"))
+	}
+	if req.HintSubject != "" && a.Subject != req.HintSubject {
+		// OpenID Connect Core §3.1.2.1 id_token_hint: only that user.
+		return fail(ErrLoginRequired("the user is not the one id_token_hint names"))
 	}
 	scope := strings.Join(req.Scopes, " ")
 	grant := store.OAuth2Grant{
@@ -580,24 +689,33 @@ func (p *Provider) CompleteAuthorization(ctx context.Context, req *AuthorizeRequ
 	if err := p.store.CreateOAuth2Grant(ctx, ng); err != nil {
 		return Response{}, ToError(fmt.Errorf("op: store grant: %w", err))
 	}
-	return p.response(req, params), nil
+	return p.response(ctx, req, params), nil
 }
 
 // ErrorResponse builds the error response for a validated request (RFC
 // 6749 §4.1.2.1): for a login that failed or was cancelled
 // (ErrAccessDenied), prompt=none that cannot be honoured (ErrLoginRequired,
 // ErrConsentRequired…), or any error mapped by ToError. Internal causes
-// are not sent.
+// are not sent. It is ErrorResponseContext without a context (a JARM
+// response is signed under context.Background).
 func (p *Provider) ErrorResponse(req *AuthorizeRequest, err error) Response {
+	return p.ErrorResponseContext(context.Background(), req, err)
+}
+
+// ErrorResponseContext is ErrorResponse with a context, for signing JARM
+// responses.
+func (p *Provider) ErrorResponseContext(ctx context.Context, req *AuthorizeRequest, err error) Response {
 	e := ToError(err)
 	params := url.Values{"error": {e.Code}}
 	if e.Description != "" {
 		params.Set("error_description", e.Description)
 	}
-	return p.response(req, params)
+	return p.response(ctx, req, params)
 }
 
-func (p *Provider) response(req *AuthorizeRequest, params url.Values) Response {
+// response adds state and iss to params and, for the JARM modes, wraps
+// them in a signed JWT (the response parameter).
+func (p *Provider) response(ctx context.Context, req *AuthorizeRequest, params url.Values) Response {
 	if req.State != "" {
 		params.Set("state", req.State)
 	}
@@ -605,6 +723,9 @@ func (p *Provider) response(req *AuthorizeRequest, params url.Values) Response {
 	mode := req.ResponseMode
 	if mode == "" {
 		mode = defaultResponseMode(req.ResponseType)
+	}
+	if base, ok := strings.CutSuffix(mode, jarmSuffix); ok {
+		return Response{Mode: base, RedirectURI: req.RedirectURI, Params: p.jarmParams(ctx, req, params)}
 	}
 	return Response{Mode: mode, RedirectURI: req.RedirectURI, Params: params}
 }

@@ -23,6 +23,28 @@
 //     verification page calls DeviceRequest and ApproveDevice or DenyDevice,
 //     while the device polls the token endpoint.
 //
+// Authorization request extensions (jar.go, par.go, jarm.go), all inside
+// ValidateAuthorizeRequest so that every front-end gets them:
+//   - request objects (RFC 9101): a JWS signed with a key of the client's
+//     jwks/jwks_uri (as private_key_jwt) or, for client_secret_jwt clients,
+//     HMAC with the sealed secret; never none, never encrypted (refused:
+//     invalid_request_object). iss = client_id, aud = issuer, exp required
+//     and at most MaxAssertionLifetime ahead, nbf/iat checked; its
+//     parameters win over those sent beside it;
+//   - pushed authorization requests (RFC 9126): PushAuthorization
+//     authenticates the client as the token endpoint does, validates the
+//     parameters (or request object) as at the authorization endpoint and
+//     stores them (SHA-256 of the random request_uri part, single use,
+//     Config.PushedRequestLifetime); request_uri values that are not ours
+//     get request_uri_not_supported. Config.RequirePushedAuthorizationRequests
+//     refuses the others;
+//   - JARM: response_mode jwt, query.jwt, fragment.jwt, form_post.jwt wrap
+//     success and error responses in a JWT (iss, aud = client id, exp
+//     JARMLifetime) signed with the client's ID token algorithm;
+//   - id_token_hint: verified against our keys and issuer (expiry ignored);
+//     its sub becomes AuthorizeRequest.HintSubject, and
+//     CompleteAuthorization answers login_required for another user.
+//
 // Grants other than those of the browser flows are enabled per client by
 // its grant types.
 //
@@ -34,7 +56,8 @@
 //	                ─▶ CompleteAuthorization: one grant row (scope, OIDC claims mapped through
 //	                   Config.ClaimMappings and filtered by scope, nonce, acr, amr, auth_time, sid)
 //	                   + code (SHA-256, single use, CodeLifetime, bound to client, redirect_uri,
-//	                   PKCE challenge) and/or implicit tokens ─▶ Response (query, fragment, form_post; state, iss)
+//	                   PKCE challenge) and/or implicit tokens ─▶ Response (query, fragment, form_post,
+//	                   or their .jwt JARM forms; state, iss)
 //	token endpoint  ─▶ code checks, PKCE ─▶ access token (+ refresh token, + ID token) and the
 //	                   code marked used in one transaction
 //

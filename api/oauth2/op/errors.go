@@ -28,6 +28,9 @@ const (
 	CodeAccountSelectionRequired = "account_selection_required"
 	CodeRequestNotSupported      = "request_not_supported"
 	CodeRequestURINotSupported   = "request_uri_not_supported"
+	// Request objects and request_uri (RFC 9101 §6.2, OpenID Connect Core §3.1.2.6).
+	CodeInvalidRequestObject = "invalid_request_object"
+	CodeInvalidRequestURI    = "invalid_request_uri"
 	// Bearer token use (RFC 6750 §3.1): userinfo.
 	CodeInvalidToken      = "invalid_token"
 	CodeInsufficientScope = "insufficient_scope"
@@ -157,6 +160,18 @@ func ErrRequestNotSupported(format string, args ...any) *Error {
 // ErrRequestURINotSupported: the request_uri parameter is not supported.
 func ErrRequestURINotSupported(format string, args ...any) *Error {
 	return newError(CodeRequestURINotSupported, http.StatusBadRequest, format, args...)
+}
+
+// ErrInvalidRequestObject: the request object (JAR) is malformed, not
+// signed by the client, or its claims are wrong (RFC 9101 §6.2).
+func ErrInvalidRequestObject(format string, args ...any) *Error {
+	return newError(CodeInvalidRequestObject, http.StatusBadRequest, format, args...)
+}
+
+// ErrInvalidRequestURI: the request_uri is unknown, expired, already used
+// or belongs to another client (RFC 9101 §6.2, RFC 9126 §4).
+func ErrInvalidRequestURI(format string, args ...any) *Error {
+	return newError(CodeInvalidRequestURI, http.StatusBadRequest, format, args...)
 }
 
 // ErrInvalidToken: the bearer token is missing, malformed, expired or

@@ -101,3 +101,29 @@ func (p *Provider) issueForUser(ctx context.Context, c store.OAuth2Client, u con
 	}
 	return resp, nil
 }
+
+// CheckPassword checks a username ([DOMAIN/]name) and password of the organization with handle
+// orgHandle exactly as the password grant does — the login's BasicAuthenticator, so failures
+// are counted, accounts lock, locked, disabled, expired and reset-pending accounts are refused
+// and secondary user stores are asked. ok is false for any refusal (the reason is not told, as
+// at the token endpoint); err is a failure to decide. Management APIs use it for HTTP Basic.
+func (p *Provider) CheckPassword(ctx context.Context, orgHandle, username, password string) (userID string, ok bool, err error) {
+	if p.passwords == nil {
+		return "", false, errors.New("op: check password: no password authenticator configured")
+	}
+	if username == "" || password == "" {
+		return "", false, nil
+	}
+	out, err := p.passwords.Process(ctx, connectors.ProcessInput{
+		StepContext: connectors.StepContext{TenantDomain: orgHandle, Step: 1, IdP: connectors.LocalIdP},
+		Params:      map[string]string{"username": username, "password": password},
+		Attempt:     1,
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("op: check password: %w", err)
+	}
+	if out.Status != connectors.StatusSuccess || out.User == nil || out.User.ID == "" {
+		return "", false, nil
+	}
+	return out.User.ID, true, nil
+}

@@ -82,6 +82,11 @@ type Store interface {
 	ApproveOAuth2DeviceCode(ctx context.Context, userCode string, now time.Time, ng store.NewOAuth2Grant) error
 	DenyOAuth2DeviceCode(ctx context.Context, userCode string, now time.Time) error
 	RedeemOAuth2DeviceCode(ctx context.Context, hash []byte, issued store.OAuth2Issued) error
+	// CreateOAuth2PushedRequest stores a pushed authorization request
+	// (RFC 9126); TakeOAuth2PushedRequest deletes and returns an unexpired
+	// one (store.ErrNotFound if none).
+	CreateOAuth2PushedRequest(ctx context.Context, r store.OAuth2PushedRequest) error
+	TakeOAuth2PushedRequest(ctx context.Context, hash []byte, now time.Time) (store.OAuth2PushedRequest, error)
 }
 
 // PasswordAuthenticator checks a username and password with lockout (a
@@ -143,6 +148,14 @@ type Config struct {
 	// Passwords verifies the resource owner password grant; nil disables
 	// the grant whatever the clients' configuration.
 	Passwords PasswordAuthenticator
+	// PushedRequestLifetime is how long a pushed authorization request's
+	// request_uri may be used (RFC 9126); default
+	// DefaultPushedRequestLifetime, at most MaxPushedRequestLifetime.
+	PushedRequestLifetime time.Duration
+	// RequirePushedAuthorizationRequests refuses authorization requests
+	// that do not come through the pushed authorization request endpoint
+	// (RFC 9126 §5), for every client.
+	RequirePushedAuthorizationRequests bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger; default discards. Tokens and secrets are never logged.
@@ -166,6 +179,8 @@ type Provider struct {
 	sealer        secretSealer
 	jwks          *jwksCache
 	passwords     PasswordAuthenticator
+	parLifetime   time.Duration
+	requirePAR    bool
 	now           func() time.Time
 	log           *slog.Logger
 }
@@ -185,6 +200,12 @@ func New(cfg Config) (*Provider, error) {
 		return nil, errors.New("op: Config.RevocationSyncInterval is negative")
 	case cfg.CodeLifetime < 0 || cfg.CodeLifetime > 10*time.Minute:
 		return nil, errors.New("op: Config.CodeLifetime must be between 0 (default) and 10 minutes (RFC 6749 §4.1.2)")
+	}
+	if cfg.PushedRequestLifetime < 0 || cfg.PushedRequestLifetime > MaxPushedRequestLifetime {
+		return nil, fmt.Errorf("op: Config.PushedRequestLifetime must be between 0 (default) and %v", MaxPushedRequestLifetime)
+	}
+	if cfg.PushedRequestLifetime == 0 {
+		cfg.PushedRequestLifetime = DefaultPushedRequestLifetime
 	}
 	if cfg.CodeLifetime == 0 {
 		cfg.CodeLifetime = DefaultCodeLifetime
@@ -221,6 +242,7 @@ func New(cfg Config) (*Provider, error) {
 		now:     cfg.Now, log: cfg.Logger,
 		claims: newClaimMapper(cfg.ClaimMappings), codeLifetime: cfg.CodeLifetime,
 		tokenEndpoint: cfg.TokenEndpoint, sealer: newSecretSealer(cfg.SecretPepper), passwords: cfg.Passwords,
+		parLifetime: cfg.PushedRequestLifetime, requirePAR: cfg.RequirePushedAuthorizationRequests,
 		jwks: &jwksCache{ttl: cfg.JWKSCacheTTL, client: cfg.HTTPClient, now: cfg.Now, sets: map[string]cachedJWKS{}},
 	}
 	p.clients = &clientCache{ttl: cfg.ClientCacheTTL, now: cfg.Now, entries: map[string]cachedClient{}}
