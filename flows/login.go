@@ -197,7 +197,7 @@ func (r *loginRun) validateSubmit(ctx workflow.Context, sub Submission) error {
 		return temporal.NewApplicationError("the login has ended", RejectEnded)
 	case !r.ready || r.inFlight:
 		return temporal.NewApplicationError("another submission is being processed", RejectConcurrent)
-	case sub.Seq != r.view.Seq:
+	case sub.Seq != CurrentView && sub.Seq != r.view.Seq:
 		return temporal.NewApplicationError(fmt.Sprintf("submission answers view %d, current view is %d", sub.Seq, r.view.Seq), RejectStale)
 	}
 	if len(sub.Params) > r.l.cfg.MaxParams {
@@ -222,6 +222,10 @@ func (r *loginRun) validateSubmit(ctx workflow.Context, sub Submission) error {
 }
 
 func (r *loginRun) submit(ctx workflow.Context, sub Submission) (View, error) {
+	if sub.Seq == CurrentView {
+		// Accepted in the task that validated it: the view is still the one it answers.
+		sub.Seq = r.view.Seq
+	}
 	r.pending, r.inFlight = &sub, true
 	if err := workflow.Await(ctx, func() bool { return r.view.Seq > sub.Seq }); err != nil {
 		return View{}, err

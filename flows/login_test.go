@@ -396,3 +396,43 @@ func TestSubmitValidation(t *testing.T) {
 		t.Errorf("views %+v", views)
 	}
 }
+
+// TestSubmitCurrentView: submissions with Seq CurrentView answer whichever view is current (the
+// app-native front-end sends them without reading the view first), one after the other; the
+// view each answered is the one whose Seq the next view follows.
+func TestSubmitCurrentView(t *testing.T) {
+	w := newWorld(t)
+	env := newTestEnv()
+	w.register(env)
+	env.SetStartWorkflowOptions(startOptions("flow-1"))
+	var views []flows.View
+	var rejected []error
+	send := func(id string, sub flows.Submission, after time.Duration) {
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(flows.SubmitUpdate, id, &updateCallbacks{t: t,
+				complete: func(v flows.View) { views = append(views, v) },
+				reject:   func(err error) { rejected = append(rejected, err) }}, sub)
+		}, after)
+	}
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(flows.GetViewUpdate, "start", &updateCallbacks{t: t, complete: func(v flows.View) { views = append(views, v) }}, nil)
+	}, 0)
+	send("wrong", flows.Submission{Seq: flows.CurrentView, Params: map[string]string{"username": "alice", "password": "nope"}}, time.Second)
+	send("right", flows.Submission{Seq: flows.CurrentView, Params: map[string]string{"username": "alice", "password": "pw-alice"}}, 2*time.Second)
+	env.ExecuteWorkflow(flows.LoginWorkflow, loginInput("", []scripting.Step{step(connectors.BasicAuthenticator)}))
+
+	var res flows.Result
+	if err := env.GetWorkflowResult(&res); err != nil || res.Status != flows.StatusSuccess {
+		t.Fatalf("result %+v err %v", res, err)
+	}
+	if len(rejected) != 0 {
+		t.Fatalf("rejections %v", rejected)
+	}
+	if len(views) != 3 || views[1].Status != flows.StatusFailIncomplete || views[1].Seq != 2 ||
+		views[2].Status != flows.StatusSuccess || views[2].Seq != 3 {
+		t.Fatalf("views %+v, want the first, a retry (seq 2), then success (seq 3)", views)
+	}
+	if n := countCalls(w.basic.Calls(), "Process"); n != 2 {
+		t.Errorf("Process ran %d times, want 2", n)
+	}
+}

@@ -225,9 +225,16 @@ type StepRecord struct {
 	Attempts int `json:"attempts,omitempty"`
 }
 
+// CurrentView as Submission.Seq answers whichever view is current when the submission arrives:
+// for protocols that do not echo the view (app-native /oauth2/authn), it saves the query that
+// would read its Seq first. Such a submission has no idempotency key: a retried request is a new
+// submission (as it was when the front-end queried the Seq).
+const CurrentView = -1
+
 // Submission is the argument of the submit Update: the user's answer to a view.
 type Submission struct {
 	// Seq is the Seq of the view being answered; any other value is rejected as stale.
+	// CurrentView answers the current one.
 	Seq int `json:"seq"`
 	// AuthenticatorID selects the option (app-native authenticatorId); empty keeps the current
 	// one (single-option steps, prompts).

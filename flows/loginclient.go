@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -81,13 +82,18 @@ func StartLoginWithState(ctx context.Context, c client.Client, taskQueue string,
 }
 
 // SubmitLogin sends sub to login flowID and returns the next view. The update ID is
-// SubmitUpdateID(flowID, sub.Seq), so a retried request is answered from the first execution.
+// SubmitUpdateID(flowID, sub.Seq), so a retried request is answered from the first execution
+// (with Seq CurrentView, a fresh id: there is nothing to match a retry by).
 // Validator rejections map to ErrStale, ErrConcurrent, ErrEnded and ErrInvalidSubmission; an
 // unknown or closed login to ErrLoginNotFound.
 func SubmitLogin(ctx context.Context, c client.Client, flowID string, sub Submission) (View, error) {
+	id := SubmitUpdateID(flowID, sub.Seq)
+	if sub.Seq == CurrentView {
+		id = flowID + "/submit/current/" + rand.Text()
+	}
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   flowID,
-		UpdateID:     SubmitUpdateID(flowID, sub.Seq),
+		UpdateID:     id,
 		UpdateName:   SubmitUpdate,
 		Args:         []any{sub},
 		WaitForStage: client.WorkflowUpdateStageCompleted,

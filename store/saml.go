@@ -27,10 +27,12 @@ type SAMLServiceProvider struct {
 	EntityID      string
 	// ACS are the assertion consumer services in metadata order.
 	ACS []SAMLEndpoint
-	// SLOURL and SLOResponseURL are the single logout service: the IdP posts LogoutRequests to
-	// SLOURL and LogoutResponses to SLOResponseURL (SLOURL when empty), HTTP-POST binding.
+	// SLOURL and SLOResponseURL are the single logout service: the IdP sends LogoutRequests to
+	// SLOURL and LogoutResponses to SLOResponseURL (SLOURL when empty), over SLOBinding.
 	SLOURL         string
 	SLOResponseURL string
+	// SLOBinding is SAMLBindingPOST (also when empty) or SAMLBindingRedirect.
+	SLOBinding string
 	// SigningCertificates are PEM certificates the SP signs its requests with.
 	SigningCertificates []string
 	// EncryptionCertificate is the PEM certificate assertions are encrypted to.
@@ -79,7 +81,13 @@ type NewSAMLServiceProvider struct {
 	Actor Actor
 }
 
-const samlSPColumns = `id, org_id, application_id, entity_id, acs, slo_url, slo_response_url,
+// Bindings of a service provider's single logout service.
+const (
+	SAMLBindingPOST     = "POST"
+	SAMLBindingRedirect = "REDIRECT"
+)
+
+const samlSPColumns = `id, org_id, application_id, entity_id, acs, slo_url, slo_response_url, slo_binding,
 	signing_certificates, encryption_certificate, name_id_format, sign_response, sign_assertion,
 	signature_algorithm, digest_algorithm, allow_sha1, encrypt_assertion, encryption_algorithm,
 	key_transport_algorithm, require_signed_requests, attribute_mapping, audiences, idp_initiated,
@@ -91,7 +99,7 @@ func scanSAMLServiceProvider(row pgx.Row) (SAMLServiceProvider, error) {
 		acs, attr []byte
 	)
 	if err := row.Scan(&sp.ID, &sp.OrgID, &sp.ApplicationID, &sp.EntityID, &acs, &sp.SLOURL,
-		&sp.SLOResponseURL, &sp.SigningCertificates, &sp.EncryptionCertificate, &sp.NameIDFormat,
+		&sp.SLOResponseURL, &sp.SLOBinding, &sp.SigningCertificates, &sp.EncryptionCertificate, &sp.NameIDFormat,
 		&sp.SignResponse, &sp.SignAssertion, &sp.SignatureAlgorithm, &sp.DigestAlgorithm,
 		&sp.AllowSHA1, &sp.EncryptAssertion, &sp.EncryptionAlgorithm, &sp.KeyTransportAlgorithm,
 		&sp.RequireSignedRequests, &attr, &sp.Audiences, &sp.IdPInitiated,
@@ -165,6 +173,15 @@ func (q *queries) CreateSAMLServiceProvider(ctx context.Context, nsp NewSAMLServ
 	if auds == nil {
 		auds = []string{}
 	}
+	sloBinding := sp.SLOBinding
+	switch sloBinding {
+	case "":
+		sloBinding = SAMLBindingPOST
+	case SAMLBindingPOST, SAMLBindingRedirect:
+	default:
+		return SAMLServiceProvider{}, fmt.Errorf("store: create saml service provider: single logout binding %q: want %s or %s",
+			sloBinding, SAMLBindingPOST, SAMLBindingRedirect)
+	}
 	var out SAMLServiceProvider
 	err = q.atomic(ctx, func(q *queries) error {
 		var err error
@@ -173,16 +190,16 @@ func (q *queries) CreateSAMLServiceProvider(ctx context.Context, nsp NewSAMLServ
 				slo_response_url, signing_certificates, encryption_certificate, name_id_format,
 				sign_response, sign_assertion, signature_algorithm, digest_algorithm, allow_sha1,
 				encrypt_assertion, encryption_algorithm, key_transport_algorithm,
-				require_signed_requests, attribute_mapping, audiences, idp_initiated)
+				require_signed_requests, attribute_mapping, audiences, idp_initiated, slo_binding)
 			SELECT a.org_id, a.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-				$16, $17, $18, $19, $20
+				$16, $17, $18, $19, $20, $21
 			FROM applications a WHERE a.id = $1
 			RETURNING `+samlSPColumns,
 			sp.ApplicationID, sp.EntityID, acs, sp.SLOURL, sp.SLOResponseURL, certs,
 			sp.EncryptionCertificate, sp.NameIDFormat, sp.SignResponse, sp.SignAssertion,
 			sp.SignatureAlgorithm, sp.DigestAlgorithm, sp.AllowSHA1, sp.EncryptAssertion,
 			sp.EncryptionAlgorithm, sp.KeyTransportAlgorithm, sp.RequireSignedRequests, attr,
-			auds, sp.IdPInitiated))
+			auds, sp.IdPInitiated, sloBinding))
 		if err != nil {
 			return mapErr(fmt.Sprintf("store: create saml service provider for application %s", sp.ApplicationID), err)
 		}

@@ -50,6 +50,7 @@ func TestSAMLServiceProvider(t *testing.T) {
 	}
 	want := in
 	want.ID, want.OrgID, want.CreatedAt, want.UpdatedAt = created.ID, org.ID, created.CreatedAt, created.UpdatedAt
+	want.SLOBinding = store.SAMLBindingPOST // the default
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stored = %+v\nwant %+v", got, want)
 	}

@@ -501,13 +501,18 @@ func TestSAMLInbound(t *testing.T) {
 	// Replaced by a manual configuration.
 	manual := `{"manualConfiguration": {"issuer": "wiki-manual", "assertionConsumerUrls": ["https://wiki.example.org/acs1", "https://wiki.example.org/acs2"],
 		"defaultAssertionConsumerUrl": "https://wiki.example.org/acs2", "singleSignOnProfile": {"bindings": ["HTTP_POST", "HTTP_REDIRECT"],
-		"enableIdpInitiatedSingleSignOn": true}, "requestValidation": {"enableSignatureValidation": false}}}`
+		"enableIdpInitiatedSingleSignOn": true}, "requestValidation": {"enableSignatureValidation": false},
+		"singleLogoutProfile": {"enabled": true, "logoutRequestUrl": "https://wiki.example.org/slo", "logoutMethod": "FRONTCHANNEL_HTTP_REDIRECT"}}}`
 	if status, _, body := e.call(t, http.MethodPut, path, "admin", manual); status != http.StatusOK {
 		t.Fatalf("put manual: %d %s", status, body)
 	}
 	sp, err := e.s.SAMLServiceProviderByApplication(t.Context(), id)
-	if err != nil || sp.EntityID != "wiki-manual" || len(sp.ACS) != 2 || !sp.ACS[1].Default || !sp.IdPInitiated || sp.RequireSignedRequests {
+	if err != nil || sp.EntityID != "wiki-manual" || len(sp.ACS) != 2 || !sp.ACS[1].Default || !sp.IdPInitiated || sp.RequireSignedRequests ||
+		sp.SLOURL != "https://wiki.example.org/slo" || sp.SLOBinding != store.SAMLBindingRedirect {
 		t.Fatalf("stored: %+v %v", sp, err)
+	}
+	if _, _, body := e.call(t, http.MethodGet, path, "admin", ""); !strings.Contains(body, `"logoutMethod":"FRONTCHANNEL_HTTP_REDIRECT"`) {
+		t.Errorf("logout method not read back: %s", body)
 	}
 
 	// From a metadata URL.
@@ -533,6 +538,7 @@ func TestSAMLInbound(t *testing.T) {
 		{"default not listed", `{"manualConfiguration": {"issuer": "x", "assertionConsumerUrls": ["https://x.example/acs"], "defaultAssertionConsumerUrl": "https://y.example/acs"}}`},
 		{"signature validation without certificate", `{"manualConfiguration": {"issuer": "x", "assertionConsumerUrls": ["https://x.example/acs"], "requestValidation": {"enableSignatureValidation": true}}}`},
 		{"unreachable URL", `{"metadataURL": "` + md.URL + `/nowhere` + `"}`},
+		{"SOAP logout", `{"manualConfiguration": {"issuer": "x", "assertionConsumerUrls": ["https://x.example/acs"], "singleLogoutProfile": {"enabled": true, "logoutRequestUrl": "https://x.example/slo", "logoutMethod": "BACKCHANNEL"}}}`},
 	}
 	md.Config.Handler = http.NotFoundHandler()
 	for _, c := range cases {

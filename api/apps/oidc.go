@@ -334,7 +334,7 @@ func (h *Handler) putOIDC(c *gin.Context) {
 		}
 		next := *capt.got
 		next.Actor = cl.Actor()
-		newSecret := keepOrReplaceSecret(cur, &next, generated)
+		newSecret := op.KeepOrReplaceSecret(cur, &next, generated)
 		if _, err := tx.UpdateOAuth2Client(ctx, next); err != nil {
 			return err
 		}

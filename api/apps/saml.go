@@ -58,7 +58,17 @@ type sloProfile struct {
 	Enabled           bool   `json:"enabled"`
 	LogoutRequestURL  string `json:"logoutRequestUrl,omitempty"`
 	LogoutResponseURL string `json:"logoutResponseUrl,omitempty"`
+	// LogoutMethod is WSO2's FRONTCHANNEL_HTTP_POST or FRONTCHANNEL_HTTP_REDIRECT (BACKCHANNEL,
+	// SOAP to the SP, is not offered).
+	LogoutMethod string `json:"logoutMethod,omitempty"`
 }
+
+// WSO2's single logout methods.
+const (
+	logoutFrontChannelPOST     = "FRONTCHANNEL_HTTP_POST"
+	logoutFrontChannelRedirect = "FRONTCHANNEL_HTTP_REDIRECT"
+	logoutBackChannel          = "BACKCHANNEL"
+)
 
 type requestValidation struct {
 	EnableSignatureValidation bool `json:"enableSignatureValidation"`
@@ -141,6 +151,16 @@ func manualProvider(m samlProvider) (store.SAMLServiceProvider, error) {
 	}
 	if l := m.SingleLogoutProfile; l != nil && l.Enabled {
 		sp.SLOURL, sp.SLOResponseURL = l.LogoutRequestURL, l.LogoutResponseURL
+		switch l.LogoutMethod {
+		case "", logoutFrontChannelPOST:
+			sp.SLOBinding = store.SAMLBindingPOST
+		case logoutFrontChannelRedirect:
+			sp.SLOBinding = store.SAMLBindingRedirect
+		case logoutBackChannel:
+			return store.SAMLServiceProvider{}, badRequest("singleLogoutProfile.logoutMethod BACKCHANNEL (SOAP) is not supported: use FRONTCHANNEL_HTTP_POST or FRONTCHANNEL_HTTP_REDIRECT.")
+		default:
+			return store.SAMLServiceProvider{}, badRequest("singleLogoutProfile.logoutMethod %q is not one of FRONTCHANNEL_HTTP_POST, FRONTCHANNEL_HTTP_REDIRECT.", l.LogoutMethod)
+		}
 	}
 	if v := m.RequestValidation; v != nil && v.EnableSignatureValidation {
 		return store.SAMLServiceProvider{}, badRequest("Request signature validation needs the SP's certificate: configure it with metadata.")
@@ -164,7 +184,11 @@ func viewSAML(sp store.SAMLServiceProvider) samlProvider {
 	out.SingleSignOnProfile = &ssoProfile{Bindings: []string{"HTTP_POST"}, EnableIdpInitiatedSingleSignOn: sp.IdPInitiated,
 		Assertion: &assertionConfig{NameIDFormat: sp.NameIDFormat, Audiences: sp.Audiences, DigestAlgorithm: sp.DigestAlgorithm,
 			Encryption: &encryptionConfig{sp.EncryptAssertion, sp.EncryptionAlgorithm, sp.KeyTransportAlgorithm}}}
-	out.SingleLogoutProfile = &sloProfile{sp.SLOURL != "", sp.SLOURL, sp.SLOResponseURL}
+	method := logoutFrontChannelPOST
+	if sp.SLOBinding == store.SAMLBindingRedirect {
+		method = logoutFrontChannelRedirect
+	}
+	out.SingleLogoutProfile = &sloProfile{sp.SLOURL != "", sp.SLOURL, sp.SLOResponseURL, method}
 	out.RequestValidation = &requestValidation{sp.RequireSignedRequests}
 	out.ResponseSigning = &responseSigning{sp.SignResponse, sp.SignatureAlgorithm}
 	return out

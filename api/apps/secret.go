@@ -116,30 +116,6 @@ func (h *Handler) freshSecret(ctx context.Context, c store.OAuth2Client) (secret
 	return secret, capt.got.SecretHash, capt.got.SecretSealed, nil
 }
 
-// keepOrReplaceSecret settles the secret of next, the new settings of client cur that op
-// validated (generated being the secret op made for them): a client keeps its secret while
-// its method verifies the same one, gets the generated one when it needs a secret it lacks,
-// and loses it when it authenticates otherwise. It returns the secret to show, if new.
-func keepOrReplaceSecret(cur store.OAuth2Client, next *store.NewOAuth2Client, generated string) string {
-	switch {
-	case next.Public, next.SecretHash == "": // public or private_key_jwt
-		next.SecretHash, next.SecretSealed = "", nil
-		return ""
-	case next.TokenEndpointAuthMethod == op.AuthSecretJWT:
-		if cur.SecretHash != "" && len(cur.SecretSealed) > 0 {
-			next.SecretHash, next.SecretSealed = cur.SecretHash, cur.SecretSealed
-			return ""
-		}
-		return generated // with op's hash and sealed form
-	case cur.SecretHash != "" && !cur.Public:
-		next.SecretHash, next.SecretSealed = cur.SecretHash, nil
-		return ""
-	default:
-		next.SecretSealed = nil
-		return generated
-	}
-}
-
 // regenerateSecret is WSO2's POST …/inbound-protocols/oidc/regenerate-secret: the client
 // gets a new secret, returned once in the response (OpenIDConnectConfiguration). The old
 // secret stops working; unlike WSO2, the client's tokens and codes are not revoked.

@@ -375,19 +375,10 @@ func (h *Handler) Authenticate(c *gin.Context) {
 		h.fail(c, ErrInvalidAuthenticatorID(id))
 		return
 	}
-	// The protocol carries no view number: answer the current view. A request racing another
-	// of the same flow is then rejected as stale by the workflow, without effect.
-	cur, err := h.cfg.Logins.View(ctx, req.FlowID)
-	if err != nil {
-		h.fail(c, toError(err))
-		return
-	}
-	if cur.Status.Final() {
-		h.fail(c, ErrInvalidFlow())
-		return
-	}
+	// The protocol carries no view number: answer the current view (one Update; the workflow
+	// rejects a request racing another of the same flow as concurrent, without effect).
 	v, err := h.cfg.Logins.Submit(ctx, req.FlowID, flows.Submission{
-		Seq: cur.Seq, AuthenticatorID: id, Params: stepParams(req.SelectedAuthenticator.Params),
+		Seq: flows.CurrentView, AuthenticatorID: id, Params: stepParams(req.SelectedAuthenticator.Params),
 		Request: ptr(ScriptRequest(c, nil)),
 	})
 	if err != nil {

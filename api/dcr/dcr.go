@@ -440,7 +440,7 @@ func (h *Handler) update(c *gin.Context) {
 			return errors.New("dcr: op did not store the client")
 		}
 		next := *capt.got
-		newSecret = keepOrReplaceSecret(cur, &next, generated)
+		newSecret = op.KeepOrReplaceSecret(cur, &next, generated)
 		if client, err = tx.UpdateOAuth2Client(ctx, next); err != nil {
 			return err
 		}
@@ -493,28 +493,4 @@ type capture struct {
 func (c *capture) CreateOAuth2Client(_ context.Context, nc store.NewOAuth2Client) (store.OAuth2Client, error) {
 	c.got = &nc
 	return nc.OAuth2Client, nil
-}
-
-// keepOrReplaceSecret settles the secret of next, the new settings of client cur that op
-// validated (generated being the secret op made for them): a client keeps its secret while
-// its method verifies the same one, gets the generated one when it needs a secret it lacks,
-// and loses it when it authenticates otherwise. It returns the secret to show, if new.
-func keepOrReplaceSecret(cur store.OAuth2Client, next *store.NewOAuth2Client, generated string) string {
-	switch {
-	case next.Public, next.SecretHash == "": // public or private_key_jwt
-		next.SecretHash, next.SecretSealed = "", nil
-		return ""
-	case next.TokenEndpointAuthMethod == op.AuthSecretJWT:
-		if cur.SecretHash != "" && len(cur.SecretSealed) > 0 {
-			next.SecretHash, next.SecretSealed = cur.SecretHash, cur.SecretSealed
-			return ""
-		}
-		return generated // with op's hash and sealed form
-	case cur.SecretHash != "" && !cur.Public:
-		next.SecretHash, next.SecretSealed = cur.SecretHash, nil
-		return ""
-	default:
-		next.SecretSealed = nil
-		return generated
-	}
 }

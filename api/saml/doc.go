@@ -53,8 +53,10 @@
 // names (SessionIndex is the session id; the NameID must be the one the SP was issued, kept in
 // the session participant's RPSession). Config.Ended (*oidclogout.Handler) then logs the OIDC
 // relying parties out (tokens, back-channel, front-channel iframes on the next page); the other
-// SAML participants get signed LogoutRequests (HTTP-POST) one after the other through the
-// browser, progress in store.SAMLLogout keyed by the pending request's ID, which the
+// SAML participants get signed LogoutRequests one after the other through the browser, over the
+// binding their single logout service takes (HTTP-POST with an enveloped signature, or
+// HTTP-Redirect, DEFLATEd with a query-string signature; store.SAMLServiceProvider.SLOBinding),
+// progress in store.SAMLLogout keyed by the pending request's ID, which the
 // LogoutResponse's InResponseTo must name. The initiator gets a signed LogoutResponse:
 // Success, or Success/PartialLogout when a participant failed or never answered (a browser
 // that comes back to /samlsso/logout skips it, by the kf_saml_slo cookie).

@@ -2,7 +2,11 @@ package saml
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -367,7 +371,9 @@ func (h *Handler) nextLogoutStep(c *gin.Context, t tenant, l store.SAMLLogout, s
 			continue // no single logout service: nothing to propagate to
 		}
 		id := h.cfg.NewID()
-		doc, err := h.logoutRequest(ctx, t, sp, tgt, id, st.SessionID)
+		lr := h.logoutRequest(t, sp, tgt, id, st.SessionID)
+		msg, err := h.logoutMessage(ctx, t, sp, sp.SLOURL, "SAMLRequest", "",
+			func() *etree.Element { return lr.Element() }, func(sig *etree.Element) { lr.Signature = sig })
 		if err != nil {
 			h.log.ErrorContext(ctx, "saml: building a LogoutRequest failed", "sp", sp.EntityID, "error", err)
 			st.Failed = append(st.Failed, tgt.EntityID)
@@ -382,8 +388,7 @@ func (h *Handler) nextLogoutStep(c *gin.Context, t tenant, l store.SAMLLogout, s
 		}
 		http.SetCookie(c.Writer, &http.Cookie{Name: logoutCookie, Value: l.ID, Path: h.base.Path + t.prefix + PathSSO,
 			MaxAge: int(h.cfg.LogoutLifetime.Seconds()), HttpOnly: true, Secure: h.base.Scheme == "https", SameSite: http.SameSiteLaxMode})
-		h.logoutPage(c, logoutPage{URL: sp.SLOURL, Field: "SAMLRequest",
-			Message: base64.StdEncoding.EncodeToString(doc), Frames: frames})
+		h.deliver(c, msg, frames)
 		return
 	}
 	h.finishLogout(c, t, l, st)
@@ -462,18 +467,101 @@ func (h *Handler) sendLogoutResponse(c *gin.Context, t tenant, sp store.SAMLServ
 	if second != "" {
 		resp.Status.StatusCode.StatusCode = &crewjam.StatusCode{Value: second}
 	}
-	doc, err := h.signMessage(ctx, t, sp, func() *etree.Element { return resp.Element() },
-		func(sig *etree.Element) { resp.Signature = sig })
+	msg, err := h.logoutMessage(ctx, t, sp, dest, "SAMLResponse", to.RelayState,
+		func() *etree.Element { return resp.Element() }, func(sig *etree.Element) { resp.Signature = sig })
 	if err != nil {
 		h.plainError(c, http.StatusInternalServerError, "internal error", err)
 		return
 	}
-	h.logoutPage(c, logoutPage{URL: dest, Field: "SAMLResponse", Message: base64.StdEncoding.EncodeToString(doc),
-		RelayState: to.RelayState, Frames: frames})
+	h.deliver(c, msg, frames)
 }
 
-// logoutRequest builds the signed LogoutRequest to participant tgt.
-func (h *Handler) logoutRequest(ctx context.Context, t tenant, sp store.SAMLServiceProvider, tgt logoutTarget, id, sessionID string) ([]byte, error) {
+// outgoingLogout is a signed logout message ready for sp's binding: a form to post (page.URL
+// set) or a URL to redirect to.
+type outgoingLogout struct {
+	page     logoutPage
+	redirect string
+}
+
+// logoutMessage signs the message render builds for dest over sp's single logout binding:
+// enveloped for HTTP-POST; over the query string (saml-bindings §3.4.4.1) for HTTP-Redirect,
+// whose message is DEFLATEd and carries no XML signature.
+func (h *Handler) logoutMessage(ctx context.Context, t tenant, sp store.SAMLServiceProvider, dest, field, relay string,
+	render func() *etree.Element, setSig func(*etree.Element)) (outgoingLogout, error) {
+	if sp.SLOBinding != store.SAMLBindingRedirect {
+		doc, err := h.signMessage(ctx, t, sp, render, setSig)
+		if err != nil {
+			return outgoingLogout{}, err
+		}
+		return outgoingLogout{page: logoutPage{URL: dest, Field: field, Message: base64.StdEncoding.EncodeToString(doc),
+			RelayState: relay}}, nil
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(render())
+	raw, err := doc.WriteToBytes()
+	if err != nil {
+		return outgoingLogout{}, fmt.Errorf("saml: render logout message: %w", err)
+	}
+	var buf bytes.Buffer
+	fw, err := flate.NewWriter(&buf, flate.DefaultCompression)
+	if err != nil {
+		return outgoingLogout{}, fmt.Errorf("saml: deflate: %w", err)
+	}
+	if _, err := fw.Write(raw); err != nil {
+		return outgoingLogout{}, fmt.Errorf("saml: deflate: %w", err)
+	}
+	if err := fw.Close(); err != nil {
+		return outgoingLogout{}, fmt.Errorf("saml: deflate: %w", err)
+	}
+	alg := sp.SignatureAlgorithm
+	if alg == "" {
+		alg = AlgRSASHA256
+	}
+	hash, ok := redirectSigAlgs[alg]
+	if !ok || (hash == crypto.SHA1 && !sp.AllowSHA1) {
+		return outgoingLogout{}, fmt.Errorf("saml: signature algorithm %q for the HTTP-Redirect binding", alg)
+	}
+	q := field + "=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes()))
+	if relay != "" {
+		q += "&RelayState=" + url.QueryEscape(relay)
+	}
+	q += "&SigAlg=" + url.QueryEscape(alg)
+	sk, err := h.keys.get(ctx, t.org.ID, h.entityID(t))
+	if err != nil {
+		return outgoingLogout{}, err
+	}
+	hh := hash.New()
+	hh.Write([]byte(q))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, sk.key, hash, hh.Sum(nil))
+	if err != nil {
+		return outgoingLogout{}, fmt.Errorf("saml: sign: %w", err)
+	}
+	q += "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig))
+	sep := "?"
+	if strings.Contains(dest, "?") {
+		sep = "&"
+	}
+	return outgoingLogout{redirect: dest + sep + q}, nil
+}
+
+// deliver sends the browser on with msg, after the OIDC front-channel frames when there are
+// any: a redirect goes through the page's link then.
+func (h *Handler) deliver(c *gin.Context, msg outgoingLogout, frames []string) {
+	if msg.redirect == "" {
+		msg.page.Frames = frames
+		h.logoutPage(c, msg.page)
+		return
+	}
+	if len(frames) == 0 {
+		securityHeaders(c)
+		c.Redirect(http.StatusFound, msg.redirect)
+		return
+	}
+	h.logoutPage(c, logoutPage{Next: msg.redirect, Frames: frames})
+}
+
+// logoutRequest builds the LogoutRequest to participant tgt (logoutMessage signs it).
+func (h *Handler) logoutRequest(t tenant, sp store.SAMLServiceProvider, tgt logoutTarget, id, sessionID string) *crewjam.LogoutRequest {
 	now := h.cfg.Now().UTC()
 	notAfter := now.Add(h.cfg.LogoutLifetime)
 	lr := &crewjam.LogoutRequest{ID: id, Version: samlVersion, IssueInstant: now, NotOnOrAfter: &notAfter,
@@ -481,8 +569,7 @@ func (h *Handler) logoutRequest(ctx context.Context, t tenant, sp store.SAMLServ
 		NameID: &crewjam.NameID{Format: tgt.NameID.Format, Value: tgt.NameID.Value,
 			NameQualifier: tgt.NameID.NameQualifier, SPNameQualifier: tgt.NameID.SPNameQualifier},
 		SessionIndex: &crewjam.SessionIndex{Value: sessionID}}
-	return h.signMessage(ctx, t, sp, func() *etree.Element { return lr.Element() },
-		func(sig *etree.Element) { lr.Signature = sig })
+	return lr
 }
 
 // signMessage signs a protocol message enveloped (per sp's algorithm settings) and returns

@@ -68,6 +68,11 @@ type sloFixture struct {
 
 func newSLOFixture(t *testing.T, wikiOpts ...spOption) *sloFixture {
 	t.Helper()
+	return newSLOFixtureWith(t, wikiOpts, nil)
+}
+
+func newSLOFixtureWith(t *testing.T, wikiOpts, crmOpts []spOption) *sloFixture {
+	t.Helper()
 	f := &sloFixture{ender: &recordingEnder{}}
 	f.e = newEnv(t, func(c *Config) { c.Ended = f.ender })
 	e := f.e
@@ -77,10 +82,10 @@ func newSLOFixture(t *testing.T, wikiOpts ...spOption) *sloFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.crm = e.newSP(signLogout, withSPOptions(func(o *samlsp.Options) {
+	f.crm = e.newSP(append([]spOption{signLogout, withSPOptions(func(o *samlsp.Options) {
 		u, _ := url.Parse("https://crm.example.com/app")
 		o.URL = *u
-	}), withSP(func(r *store.SAMLServiceProvider) { r.ApplicationID = app2.ID }))
+	}), withSP(func(r *store.SAMLServiceProvider) { r.ApplicationID = app2.ID })}, crmOpts...)...)
 	f.token, f.sess = e.newSession(t)
 	f.cookie = &http.Cookie{Name: authn.SessionCookie, Value: f.token}
 	e.logins.session.Store(&f.sess.ID)
@@ -638,5 +643,68 @@ func TestUnsignedLogout(t *testing.T) {
 				t.Errorf("ended = %v", f.sessionEnded(t))
 			}
 		})
+	}
+}
+
+// TestLogoutOverRedirectBinding: a participant whose single logout service takes HTTP-Redirect
+// only gets its LogoutRequest as a redirect, DEFLATEd with a query-string signature that its SP
+// library (crewjam) verifies, after the OIDC front-channel frames; its LogoutResponse over the
+// same binding completes the logout.
+func TestLogoutOverRedirectBinding(t *testing.T) {
+	f := newSLOFixtureWith(t, nil, []spOption{withSP(func(r *store.SAMLServiceProvider) { r.SLOBinding = store.SAMLBindingRedirect })})
+	e := f.e
+	wiki := &f.wiki.m.ServiceProvider
+	lrWiki, err := wiki.MakeLogoutRequest(e.srv.URL+PathSSO, "alice@example.com", crewjam.WithSessionIndex(f.sess.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := f.send(t, http.MethodPost, e.srv.URL+PathSSO, url.Values{"RelayState": {"relay-r"},
+		"SAMLRequest": {base64.StdEncoding.EncodeToString(xmlBytes(t, lrWiki.Element()))}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("SLO = %d %s", resp.StatusCode, body)
+	}
+	// The OIDC frame first, then the link onwards: the redirect to crm.
+	m := regexp.MustCompile(`<a id="next" href="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, `<iframe src="https://rp.example.com/fc?sid=`) {
+		t.Fatalf("no frame and link onwards:\n%s", body)
+	}
+	next, err := url.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := next.Query()
+	if next.Scheme+"://"+next.Host+next.Path != f.crm.m.ServiceProvider.SloURL.String() || q.Get("SAMLRequest") == "" ||
+		q.Get("SigAlg") != AlgRSASHA256 || q.Get("Signature") == "" {
+		t.Fatalf("redirect %s", next)
+	}
+	r, _ := http.NewRequest(http.MethodGet, next.String(), nil)
+	lr, err := f.crm.m.ServiceProvider.ValidateLogoutRequest(r)
+	if err != nil {
+		t.Fatalf("crm refused the redirected LogoutRequest: %v", samlspDetail(err))
+	}
+	if lr.NameID == nil || lr.NameID.Value != "alice@example.com" || lr.SessionIndex == nil || lr.SessionIndex.Value != f.sess.ID {
+		t.Errorf("LogoutRequest names %+v / %+v", lr.NameID, lr.SessionIndex)
+	}
+	// A tampered query fails the check.
+	bad := *next
+	bq := next.Query()
+	bq.Set("RelayState", "forged")
+	bad.RawQuery = bq.Encode()
+	if _, err := f.crm.m.ServiceProvider.ValidateLogoutRequest(&http.Request{Method: http.MethodGet, URL: &bad}); err == nil {
+		t.Error("a tampered redirect verified")
+	}
+	u, err := f.crm.m.ServiceProvider.MakeRedirectLogoutResponse(lr.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body = f.send(t, http.MethodGet, u.String(), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("LogoutResponse = %d %s", resp.StatusCode, body)
+	}
+	if top, second := f.wiki.checkLogoutResponse(t, body, "relay-r", lrWiki.ID); top != crewjam.StatusSuccess || second != "" {
+		t.Errorf("status %s / %s", top, second)
+	}
+	if !f.sessionEnded(t) {
+		t.Error("session still live")
 	}
 }

@@ -54,12 +54,19 @@ func ParseSPMetadata(data []byte) (store.SAMLServiceProvider, error) {
 		sp.ACS = append(sp.ACS, store.SAMLEndpoint{URL: e.Location, Binding: e.Binding, Index: e.Index,
 			Default: e.IsDefault != nil && *e.IsDefault})
 	}
+	// The single logout service: HTTP-POST when the SP offers it, else HTTP-Redirect.
 	for _, e := range d.SingleLogoutServices {
-		if sp.SLOURL == "" || e.Binding == crewjam.HTTPPostBinding {
-			sp.SLOURL = e.Location
-			if e.ResponseLocation != "" {
-				sp.SLOResponseURL = e.ResponseLocation
-			}
+		var binding string
+		switch e.Binding {
+		case crewjam.HTTPPostBinding:
+			binding = store.SAMLBindingPOST
+		case crewjam.HTTPRedirectBinding:
+			binding = store.SAMLBindingRedirect
+		default:
+			continue // SOAP and others: not used
+		}
+		if sp.SLOURL == "" || (binding == store.SAMLBindingPOST && sp.SLOBinding != store.SAMLBindingPOST) {
+			sp.SLOURL, sp.SLOResponseURL, sp.SLOBinding = e.Location, e.ResponseLocation, binding
 		}
 	}
 	for _, kd := range d.KeyDescriptors {
@@ -215,8 +222,11 @@ func entityDescriptor(sp store.SAMLServiceProvider) (*crewjam.EntityDescriptor, 
 		d.AuthnRequestsSigned = &yes
 	}
 	if httpURL(sp.SLOURL) {
-		// Keyflow answers logout messages with the HTTP-POST binding.
-		d.SingleLogoutServices = []crewjam.Endpoint{{Binding: crewjam.HTTPPostBinding, Location: sp.SLOURL,
+		binding := crewjam.HTTPPostBinding
+		if sp.SLOBinding == store.SAMLBindingRedirect {
+			binding = crewjam.HTTPRedirectBinding
+		}
+		d.SingleLogoutServices = []crewjam.Endpoint{{Binding: binding, Location: sp.SLOURL,
 			ResponseLocation: sp.SLOResponseURL}}
 	}
 	return &crewjam.EntityDescriptor{EntityID: sp.EntityID, SPSSODescriptors: []crewjam.SPSSODescriptor{d}}, nil

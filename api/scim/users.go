@@ -368,13 +368,14 @@ func (h *Handler) createUser(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	var v userView
+	var id string
 	err = h.cfg.Store.Tx(ctx, func(tx *store.Tx) error {
 		u, err := tx.CreateUser(ctx, store.NewUser{OrgID: pr.org.ID, Domain: in.domain, Username: in.username,
 			PasswordHash: hash, Claims: in.claims, Actor: pr.actor()})
 		if err != nil {
 			return err
 		}
+		id = u.ID
 		ch, changed := in.accountChange(u)
 		if disabled := in.disabledAfter(false); disabled {
 			ch.Disabled, changed = &disabled, true
@@ -385,9 +386,15 @@ func (h *Handler) createUser(c *gin.Context) {
 				return err
 			}
 		}
-		v, err = loadUser(ctx, tx, pr.org.ID, u.ID)
-		return err
+		return nil
 	})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	// Read back after the commit: inside the SERIALIZABLE transaction these reads conflicted with
+	// concurrent creations (Bulk) and failed them after the retries (docs/performance.md).
+	v, err := loadUser(ctx, h.cfg.Store, pr.org.ID, id)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -452,3 +452,28 @@ func validateAuthMethod(nc NewClient) error {
 	}
 	return nil
 }
+
+// KeepOrReplaceSecret settles the secret of next, the new settings of client cur that the
+// provider validated (generated being the secret CreateClient made for them): a client keeps
+// its secret while its method verifies the same one, gets the generated one when it needs a
+// secret it lacks, and loses it when it authenticates otherwise. It returns the secret to show,
+// if new. The management APIs (applications, dynamic registration) share it.
+func KeepOrReplaceSecret(cur store.OAuth2Client, next *store.NewOAuth2Client, generated string) string {
+	switch {
+	case next.Public, next.SecretHash == "": // public or private_key_jwt
+		next.SecretHash, next.SecretSealed = "", nil
+		return ""
+	case next.TokenEndpointAuthMethod == AuthSecretJWT:
+		if cur.SecretHash != "" && len(cur.SecretSealed) > 0 {
+			next.SecretHash, next.SecretSealed = cur.SecretHash, cur.SecretSealed
+			return ""
+		}
+		return generated // with the provider's hash and sealed form
+	case cur.SecretHash != "" && !cur.Public:
+		next.SecretHash, next.SecretSealed = cur.SecretHash, nil
+		return ""
+	default:
+		next.SecretSealed = nil
+		return generated
+	}
+}
