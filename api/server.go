@@ -41,6 +41,10 @@ type Config struct {
 	// Outage, when set, is the dependency (PostgreSQL) whose outage turns a handler's 500 into
 	// a 503 with Retry-After (outage.go).
 	Outage *Check
+	// RootTenant, when set, is the tenant handle (WSO2's tenant domain, carbon.super) whose
+	// tenant-qualified URLs (/t/{handle}/api/…, /t/{handle}/oauth2/token, …) reach the APIs that
+	// do not route /t/{tenant} themselves (tenant.go).
+	RootTenant string
 	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For is
 	// believed for the client's IP (logs, lockout, rate limits). Empty: none, the peer address
 	// is the client.
@@ -82,6 +86,9 @@ func New(cfg Config) (http.Handler, error) {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry})))
 	for _, rt := range cfg.Routes {
 		rt.Register(r)
+	}
+	if cfg.RootTenant != "" {
+		return tenantPrefix(r, cfg.RootTenant), nil
 	}
 	return r, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -152,5 +153,41 @@ func TestClientIPTrust(t *testing.T) {
 	}
 	if _, err := New(Config{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), TrustedProxies: []string{"not-an-ip"}}); err == nil {
 		t.Fatal("an invalid proxy address was accepted")
+	}
+}
+
+// TestTenantQualifiedURLs: /t/{root}/api/… and the OAuth2 fast paths under /t/{root} reach the
+// routes without the prefix; a front-end's own /t/:tenant routes and other tenants are left
+// alone.
+func TestTenantQualifiedURLs(t *testing.T) {
+	routes := routesFunc(func(r gin.IRouter) {
+		r.GET("/api/server/v1/things", func(c *gin.Context) { c.String(http.StatusOK, "things") })
+		r.POST("/oauth2/token", func(c *gin.Context) { c.String(http.StatusOK, "token") })
+		r.GET("/t/:tenant/oauth2/authorize", func(c *gin.Context) { c.String(http.StatusOK, "authorize for "+c.Param("tenant")) })
+	})
+	srv, _ := newTestServer(t, Config{Routes: []Routes{routes}, RootTenant: "carbon.super"})
+	tests := []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{http.MethodGet, "/t/carbon.super/api/server/v1/things", 200, "things"},
+		{http.MethodGet, "/api/server/v1/things", 200, "things"},
+		{http.MethodPost, "/t/carbon.super/oauth2/token", 200, "token"},
+		{http.MethodGet, "/t/carbon.super/oauth2/authorize", 200, "authorize for carbon.super"},
+		{http.MethodGet, "/t/acme/api/server/v1/things", 404, ""},
+		{http.MethodGet, "/t/carbon.superx/api/server/v1/things", 404, ""},
+	}
+	for _, tc := range tests {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || (tc.body != "" && string(b) != tc.body) {
+			t.Errorf("%s %s = %d %q, want %d %q", tc.method, tc.path, resp.StatusCode, b, tc.status, tc.body)
+		}
 	}
 }

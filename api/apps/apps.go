@@ -360,6 +360,9 @@ func parseFilter(s string) (store.ApplicationFilter, error) {
 // advanced is the part of WSO2's AdvancedApplicationConfiguration Keyflow keeps.
 type advanced struct {
 	EnableAPIBasedAuthentication bool `json:"enableAPIBasedAuthentication"`
+	// SkipLoginConsent is the OIDC client's: its users are not asked to consent (first-party
+	// applications). Shown for an application with an OIDC client.
+	SkipLoginConsent *bool `json:"skipLoginConsent,omitempty"`
 }
 
 // inboundItem is WSO2's InboundProtocolListItem.
@@ -396,6 +399,13 @@ func (h *Handler) get(c *gin.Context) {
 	}
 	if a.ClientID != "" {
 		out.InboundProtocols = append(out.InboundProtocols, inboundItem{Type: "oauth2", Self: h.self(a.ID) + "/inbound-protocols/oidc"})
+		client, err := h.cfg.Store.OAuth2Client(c.Request.Context(), a.ClientID)
+		if err != nil {
+			h.fail(c, errServer, err)
+			return
+		}
+		skip := client.SkipConsent
+		out.AdvancedConfigurations.SkipLoginConsent = &skip
 	}
 	if a.Issuer != "" {
 		out.InboundProtocols = append(out.InboundProtocols, inboundItem{Type: "samlsso", Self: h.self(a.ID) + "/inbound-protocols/saml"})
@@ -444,18 +454,21 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// createBody is WSO2's ApplicationModel, the members Keyflow uses (templateId is accepted
-// and ignored).
+// createBody is WSO2's ApplicationModel, the members Keyflow uses. templateId names a template
+// whose safe defaults fill the OIDC configuration (templates.go); others are ignored.
 type createBody struct {
 	Name                         string        `json:"name"`
 	Description                  string        `json:"description"`
 	TemplateID                   string        `json:"templateId"`
 	AuthenticationSequence       *sequenceBody `json:"authenticationSequence"`
 	AdvancedConfigurations       *advanced     `json:"advancedConfigurations"`
-	InboundProtocolConfiguration *struct {
-		OIDC *oidcConfig `json:"oidc"`
-		SAML *samlConfig `json:"saml"`
-	} `json:"inboundProtocolConfiguration"`
+	InboundProtocolConfiguration *inboundBody  `json:"inboundProtocolConfiguration"`
+}
+
+// inboundBody is WSO2's InboundProtocols, the protocols Keyflow configures here.
+type inboundBody struct {
+	OIDC *oidcConfig `json:"oidc"`
+	SAML *samlConfig `json:"saml"`
 }
 
 func (h *Handler) create(c *gin.Context) {
@@ -467,6 +480,10 @@ func (h *Handler) create(c *gin.Context) {
 	cl := bearer.Get(c)
 	b.Name = strings.TrimSpace(b.Name)
 	if err := checkName(b.Name, &b.Description); err != nil {
+		h.failErr(c, err)
+		return
+	}
+	if err := applyTemplate(&b); err != nil {
 		h.failErr(c, err)
 		return
 	}
@@ -514,6 +531,9 @@ func (h *Handler) create(c *gin.Context) {
 				return err
 			}
 			nc.Actor = cl.Actor()
+			if adv := b.AdvancedConfigurations; adv != nil && adv.SkipLoginConsent != nil {
+				nc.SkipConsent = *adv.SkipLoginConsent
+			}
 			client, s, err := h.createClient(ctx, tx, nc, oidc.ClientSecret)
 			if err != nil {
 				return err
@@ -572,6 +592,7 @@ type patchBody struct {
 	AuthenticationSequence *sequenceBody `json:"authenticationSequence"`
 	AdvancedConfigurations *struct {
 		EnableAPIBasedAuthentication *bool `json:"enableAPIBasedAuthentication"`
+		SkipLoginConsent             *bool `json:"skipLoginConsent"`
 	} `json:"advancedConfigurations"`
 }
 
@@ -607,7 +628,31 @@ func (h *Handler) patch(c *gin.Context) {
 		}
 		u.Sequence = &seq
 	}
-	if _, err := h.cfg.Store.UpdateApplication(c.Request.Context(), a.ID, u); err != nil {
+	var skip *bool
+	if b.AdvancedConfigurations != nil {
+		skip = b.AdvancedConfigurations.SkipLoginConsent
+	}
+	if skip != nil && a.ClientID == "" {
+		h.fail(c, errInvalid.With("skipLoginConsent needs an OIDC client: configure the OIDC inbound protocol first."), nil)
+		return
+	}
+	ctx := c.Request.Context()
+	err := h.cfg.Store.Tx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.UpdateApplication(ctx, a.ID, u); err != nil {
+			return err
+		}
+		if skip == nil {
+			return nil
+		}
+		cur, err := tx.OAuth2Client(ctx, a.ClientID)
+		if err != nil || cur.SkipConsent == *skip {
+			return err
+		}
+		cur.SkipConsent = *skip
+		_, err = tx.UpdateOAuth2Client(ctx, store.NewOAuth2Client{OAuth2Client: cur, Actor: u.Actor})
+		return err
+	})
+	if err != nil {
 		h.failErr(c, err)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -776,5 +777,71 @@ func TestClientAuthentication(t *testing.T) {
 				t.Errorf("%d %s", status, body)
 			}
 		})
+	}
+}
+
+// TestTemplates: a template's safe defaults fill the OIDC configuration; what would make the
+// template unsafe is refused.
+func TestTemplates(t *testing.T) {
+	e := newEnv(t)
+	client := func(id string) store.OAuth2Client {
+		t.Helper()
+		_, _, body := e.call(t, http.MethodGet, base+"/"+id, "admin", "")
+		app := decode[appView](t, body)
+		c, err := e.s.OAuth2Client(t.Context(), app.ClientID)
+		if err != nil {
+			t.Fatalf("client of %s: %v (%s)", id, err, body)
+		}
+		return c
+	}
+	spa := client(e.create(t, `{"name": "spa", "templateId": "6a90e4b0-fbff-42d7-bfde-1efd98f07cd7",
+		"inboundProtocolConfiguration": {"oidc": {"callbackURLs": ["https://spa.example.org/cb"]}}}`))
+	if !spa.Public || spa.SecretHash != "" || !slices.Equal(spa.GrantTypes, []string{"authorization_code", "refresh_token"}) {
+		t.Errorf("SPA client: public %v, secret %q, grants %v", spa.Public, spa.SecretHash, spa.GrantTypes)
+	}
+	web := client(e.create(t, `{"name": "web", "templateId": "web-app",
+		"inboundProtocolConfiguration": {"oidc": {"callbackURLs": ["https://web.example.org/cb"]}}}`))
+	if web.Public || web.SecretHash == "" || !web.PKCERequired {
+		t.Errorf("web client: public %v, secret %v, PKCE required %v", web.Public, web.SecretHash != "", web.PKCERequired)
+	}
+	m2m := client(e.create(t, `{"name": "m2m", "templateId": "m2m-application"}`))
+	if m2m.Public || !slices.Equal(m2m.GrantTypes, []string{"client_credentials"}) || len(m2m.RedirectURIs) != 0 {
+		t.Errorf("M2M client: public %v, grants %v, redirects %v", m2m.Public, m2m.GrantTypes, m2m.RedirectURIs)
+	}
+	for name, body := range map[string]string{
+		"SPA with a secret":              `{"name": "x1", "templateId": "spa", "inboundProtocolConfiguration": {"oidc": {"clientSecret": "0123456789abcdef0123456789abcdef", "callbackURLs": ["https://x.example/cb"]}}}`,
+		"mobile with client credentials": `{"name": "x2", "templateId": "mobile", "inboundProtocolConfiguration": {"oidc": {"grantTypes": ["client_credentials"], "callbackURLs": ["https://x.example/cb"]}}}`,
+		"M2M with a callback":            `{"name": "x3", "templateId": "m2m", "inboundProtocolConfiguration": {"oidc": {"callbackURLs": ["https://x.example/cb"]}}}`,
+	} {
+		if status, _, resp := e.call(t, http.MethodPost, base, "admin", body); status != http.StatusBadRequest || !strings.Contains(resp, "APP-60001") {
+			t.Errorf("%s: %d %s", name, status, resp)
+		}
+	}
+}
+
+// TestSkipLoginConsent: advancedConfigurations.skipLoginConsent is the OIDC client's consent
+// setting, set at creation, shown, and changed by PATCH.
+func TestSkipLoginConsent(t *testing.T) {
+	e := newEnv(t)
+	id := e.create(t, `{"name": "first-party", "advancedConfigurations": {"skipLoginConsent": true},
+		"inboundProtocolConfiguration": {"oidc": {"grantTypes": ["authorization_code"], "callbackURLs": ["https://fp.example.org/cb"]}}}`)
+	shown := func() string {
+		t.Helper()
+		_, _, body := e.call(t, http.MethodGet, base+"/"+id, "admin", "")
+		return body
+	}
+	if body := shown(); !strings.Contains(body, `"skipLoginConsent":true`) {
+		t.Fatalf("created: %s", body)
+	}
+	if status, _, body := e.call(t, http.MethodPatch, base+"/"+id, "admin", `{"advancedConfigurations": {"skipLoginConsent": false}}`); status != http.StatusOK {
+		t.Fatalf("patch: %d %s", status, body)
+	}
+	app := decode[appView](t, shown())
+	if c, err := e.s.OAuth2Client(t.Context(), app.ClientID); err != nil || c.SkipConsent {
+		t.Fatalf("after PATCH the client skips consent: %v %v", c.SkipConsent, err)
+	}
+	noClient := e.create(t, `{"name": "no-client"}`)
+	if status, _, body := e.call(t, http.MethodPatch, base+"/"+noClient, "admin", `{"advancedConfigurations": {"skipLoginConsent": true}}`); status != http.StatusBadRequest {
+		t.Errorf("PATCH without a client: %d %s", status, body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
@@ -150,4 +151,57 @@ func (e *env) clientCreds(t *testing.T, nc op.NewClient) []string {
 	t.Helper()
 	id, secret := e.client(t, nc)
 	return []string{id, secret}
+}
+
+// TestClaimsFollowTheOIDCDialect: with the claim store as the dialect source, an ID token's
+// claims follow the organization's OIDC dialect (an administrator remapped email), and an
+// organization without the dialect gets the default mappings.
+func TestClaimsFollowTheOIDCDialect(t *testing.T) {
+	e := newEnv(t, func(c *op.Config) {
+		s := c.Store.(*store.Store)
+		a, err := basic.New(basic.Config{HashParams: cheapHash, Now: c.Now}, basic.Deps{Users: s, Organizations: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Passwords, c.ClaimDialects = a, s
+	})
+	const work = "http://wso2.org/claims/workEmail"
+	e.user(t, "alice", "pw-alice", map[string]string{"http://wso2.org/claims/emailaddress": "alice@home.example", work: "alice@work.example"})
+	id, secret := e.client(t, op.NewClient{GrantTypes: []string{op.GrantPassword}, Scopes: []string{op.ScopeOpenID, "email"}})
+	p, err := oidc.NewProvider(t.Context(), e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	email := func() string {
+		t.Helper()
+		r := e.post(t, "/oauth2/token", passwordForm("alice", "pw-alice", "openid email"), []string{id, secret})
+		if r.status != http.StatusOK {
+			t.Fatalf("password grant: %d %s", r.status, r.body)
+		}
+		idt, err := p.Verifier(&oidc.Config{ClientID: id}).Verify(t.Context(), r.json(t)["id_token"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			Email string `json:"email"`
+		}
+		if err := idt.Claims(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c.Email
+	}
+	if got := email(); got != "alice@home.example" {
+		t.Fatalf("email from the seeded dialect = %q", got)
+	}
+	if _, err := e.store.CreateLocalClaim(t.Context(), store.LocalClaim{OrgID: e.org.ID, URI: work, DisplayName: "Work email"}, store.Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.UpdateExternalClaim(t.Context(), store.ExternalClaim{OrgID: e.org.ID, DialectURI: op.OIDCDialect,
+		URI: "email", MappedLocalURI: work}, store.Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(31 * time.Second) // past the provider's dialect cache
+	if got := email(); got != "alice@work.example" {
+		t.Fatalf("email after remapping = %q, want the work address", got)
+	}
 }

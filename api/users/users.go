@@ -58,6 +58,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// TOTP and TOTPStore, when both set, serve My Account's TOTP enrolment (/me/totp).
+	TOTP      TOTPEnroller
+	TOTPStore TOTPStore
 	// Ended, when set, is told of every session the API ended, to log its relying parties out
 	// (*oidclogout.Handler sends OIDC back-channel logout). Without it only the session's
 	// tokens are revoked.
@@ -106,6 +109,7 @@ func (h *Handler) Register(r gin.IRouter) {
 	g.GET("/me/sessions", a.Need(ScopeLogin, bearer.Self), h.listSessions)
 	g.DELETE("/me/sessions", a.Need(ScopeLogin, bearer.Self), h.terminateAll)
 	g.DELETE("/me/sessions/:sessionId", a.Need(ScopeLogin, bearer.Self), h.terminateOne)
+	h.registerTOTP(g)
 	g.GET("/me/consents", a.Need(ScopeLogin, bearer.Self), h.listConsents)
 	g.DELETE("/me/consents/:clientId", a.Need(ScopeLogin, bearer.Self), h.revokeConsent)
 	g.GET("/:userId/sessions", a.Need(ScopeSessionView, bearer.Admin), h.listSessions)

@@ -1,21 +1,27 @@
 package users_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	ptotp "github.com/pquerna/otp/totp"
 
 	"github.com/keyflow/keyflow/api/bearer/bearertest"
 	"github.com/keyflow/keyflow/api/users"
+	"github.com/keyflow/keyflow/connectors/totp"
 	"github.com/keyflow/keyflow/store"
 	"github.com/keyflow/keyflow/store/storetest"
 )
@@ -326,5 +332,83 @@ func TestMyConsents(t *testing.T) {
 	}
 	if status, _ := e.call(t, http.MethodGet, "/api/users/v1/me/consents", "app"); status != http.StatusForbidden {
 		t.Fatalf("an application token on /me: %d, want 403", status)
+	}
+}
+
+// TestMyTOTP: a user enrols an authenticator app (INIT), confirms it with a code the app
+// computes (VALIDATE), cannot INIT over it, replaces it (REFRESH) and removes it (DELETE); the
+// secret is never shown again.
+func TestMyTOTP(t *testing.T) {
+	var s *store.Store
+	e := newEnv(t, func(c *users.Config) {
+		s = c.Store.(*store.Store)
+		auth, err := totp.New(totp.Config{EncryptionKey: bytes.Repeat([]byte{3}, 32), KeyID: "k1", Issuer: "Keyflow"},
+			totp.Deps{Credentials: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.TOTP, c.TOTPStore = auth, s
+	})
+	post := func(body string) (int, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.srv.URL+"/api/users/v1/me/totp", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer alice")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	status := func() string {
+		t.Helper()
+		_, body := e.call(t, http.MethodGet, "/api/users/v1/me/totp", "alice")
+		return string(body)
+	}
+	if got := status(); got != `{"enabled":false,"pending":false}` {
+		t.Fatalf("before: %s", got)
+	}
+	code, init := post(`{"action":"INIT"}`)
+	secret, _ := init["secret"].(string)
+	uri, _ := base64.StdEncoding.DecodeString(fmt.Sprint(init["qrCodeUrl"]))
+	if code != http.StatusOK || secret == "" || !strings.HasPrefix(string(uri), "otpauth://totp/") || !strings.Contains(string(uri), secret) {
+		t.Fatalf("INIT: %d %v", code, init)
+	}
+	if got := status(); got != `{"enabled":false,"pending":true}` {
+		t.Fatalf("after INIT: %s", got)
+	}
+	if code, out := post(`{"action":"VALIDATE","verificationCode":"000000"}`); code != http.StatusOK || out["isValid"] != false {
+		t.Fatalf("a wrong code: %d %v", code, out)
+	}
+	right, err := ptotp.GenerateCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := post(`{"action":"VALIDATE","verificationCode":"` + right + `"}`); code != http.StatusOK || out["isValid"] != true {
+		t.Fatalf("the right code: %d %v", code, out)
+	}
+	if got := status(); got != `{"enabled":true,"pending":false}` || strings.Contains(got, secret) {
+		t.Fatalf("after VALIDATE: %s", got)
+	}
+	if code, out := post(`{"action":"INIT"}`); code != http.StatusConflict || out["code"] != "USM-10006" {
+		t.Fatalf("INIT over a confirmed one: %d %v", code, out)
+	}
+	if code, out := post(`{"action":"REFRESH"}`); code != http.StatusOK || out["secret"] == secret {
+		t.Fatalf("REFRESH: %d %v", code, out)
+	}
+	if code, out := post(`{"action":"DANCE"}`); code != http.StatusBadRequest || out["code"] != "USM-10008" {
+		t.Fatalf("an unknown action: %d %v", code, out)
+	}
+	if code, _ := e.call(t, http.MethodDelete, "/api/users/v1/me/totp", "alice"); code != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", code)
+	}
+	if code, out := post(`{"action":"VALIDATE","verificationCode":"123456"}`); code != http.StatusBadRequest || out["code"] != "USM-10007" {
+		t.Fatalf("VALIDATE without an enrolment: %d %v", code, out)
 	}
 }

@@ -79,6 +79,28 @@ func (p *process) lockout(log *slog.Logger) basic.Config {
 	return basic.Config{MaxFailures: p.cfg.LockoutMaxFailures, LockDuration: p.cfg.LockoutDuration, Logger: log}
 }
 
+// totp is the TOTP authenticator (the login's totp step and My Account's enrolment API): secrets
+// sealed with a key derived from each encryption key, the first sealing.
+func (p *process) totp(sec serverSecrets, log *slog.Logger) (*totp.Authenticator, error) {
+	active := sec.keks[0]
+	key, err := purposeKey(active, "totp")
+	if err != nil {
+		return nil, err
+	}
+	old := map[string][]byte{}
+	for _, k := range sec.keks[1:] {
+		if old[k.ID], err = purposeKey(k, "totp"); err != nil {
+			return nil, err
+		}
+	}
+	t, err := totp.New(totp.Config{EncryptionKey: key, KeyID: active.ID, OldKeys: old, Issuer: "Keyflow", Logger: log,
+		EnrollInFlow: p.cfg.TOTPEnrollInFlow}, totp.Deps{Credentials: p.store})
+	if err != nil {
+		return nil, fmt.Errorf("totp: %w", err)
+	}
+	return t, nil
+}
+
 // authenticators builds the registry of local authenticators the login workflow can run. Email
 // OTP and magic link are registered only when a mail server is configured, SMS OTP only with an
 // SMS provider, passkeys only when --base-url names a host (not an IP address).
@@ -101,21 +123,9 @@ func (p *process) authenticators(sec serverSecrets) (connectors.Registry, error)
 	}
 	auths = append(auths, b, id)
 
-	totpKey, err := purposeKey(active, "totp")
+	t, err := p.totp(sec, log)
 	if err != nil {
 		return nil, err
-	}
-	old := map[string][]byte{}
-	for _, k := range sec.keks[1:] {
-		if old[k.ID], err = purposeKey(k, "totp"); err != nil {
-			return nil, err
-		}
-	}
-	t, err := totp.New(totp.Config{EncryptionKey: totpKey, KeyID: active.ID, OldKeys: old, Issuer: "Keyflow", Logger: log,
-		EnrollInFlow: p.cfg.TOTPEnrollInFlow},
-		totp.Deps{Credentials: p.store})
-	if err != nil {
-		return nil, fmt.Errorf("totp: %w", err)
 	}
 	codesKey, err := purposeKey(active, "backup-codes")
 	if err != nil {

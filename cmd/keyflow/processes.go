@@ -339,7 +339,8 @@ func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.
 		return nil, nil, nil, fmt.Errorf("password grant: %w", err)
 	}
 	prov, err := op.New(op.Config{Store: p.store, Keys: keys, Issuer: p.cfg.Issuer, SecretPepper: sec.pepper,
-		TokenEndpoint: p.cfg.BaseURL + oauth2.PathToken, Passwords: passwords, Logger: p.log.With("component", "oauth2")})
+		TokenEndpoint: p.cfg.BaseURL + oauth2.PathToken, Passwords: passwords, ClaimDialects: p.store,
+		Logger: p.log.With("component", "oauth2")})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("oauth2 provider: %w", err)
 	}
@@ -428,7 +429,11 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("logout: %w", err)
 	}
-	sessions, err := apiusers.New(apiusers.Config{Store: p.store, Tokens: prov, Ended: ender,
+	totpAuth, err := p.totp(sec, p.log.With("component", "totp"))
+	if err != nil {
+		return nil, nil, err
+	}
+	sessions, err := apiusers.New(apiusers.Config{Store: p.store, Tokens: prov, Ended: ender, TOTP: totpAuth, TOTPStore: p.store,
 		Logger: p.log.With("component", "sessions")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("session API: %w", err)
@@ -507,7 +512,8 @@ func jwtKEKs(sec serverSecrets) []jwtkeys.KEK {
 
 // handler builds the HTTP edge with readiness checks for what this process depends on.
 func (p *process) handler(routes ...api.Routes) (api.Config, error) {
-	cfg := api.Config{Logger: p.log, Registry: p.registry, Routes: routes, TrustedProxies: p.cfg.TrustedProxies}
+	cfg := api.Config{Logger: p.log, Registry: p.registry, Routes: routes, TrustedProxies: p.cfg.TrustedProxies,
+		RootTenant: store.RootOrganizationHandle}
 	if p.store != nil {
 		pg := api.Check{Name: "postgres", Probe: p.store.Ping}
 		cfg.Checks = append(cfg.Checks, pg)

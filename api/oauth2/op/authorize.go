@@ -647,7 +647,7 @@ func (p *Provider) CompleteAuthorization(ctx context.Context, req *AuthorizeRequ
 	scope := strings.Join(req.Scopes, " ")
 	grant := store.OAuth2Grant{
 		ID: randomString(18), ClientID: c.ClientID, Subject: a.Subject, Scope: scope,
-		Claims: p.claims.userClaims(a.Claims, req.Scopes), ACR: a.ACR, AMR: a.AMR,
+		Claims: p.claims.forOrg(ctx, c.OrgID).userClaims(a.Claims, req.Scopes), ACR: a.ACR, AMR: a.AMR,
 		AuthTime: authTime.UTC().Truncate(time.Second), SessionID: a.SessionID, Nonce: req.Nonce,
 		ExpiresAt: now.Add(p.codeLifetime + c.AccessTokenLifetime),
 	}

@@ -1,10 +1,17 @@
 package op
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyflow/keyflow/store"
 )
 
 // DefaultClaimMappings maps OpenID Connect claims (Core §5.1) to WSO2 local
@@ -131,3 +138,74 @@ func filterClaims(claims map[string]any, scopes []string) map[string]any {
 }
 
 func scopeList(scope string) []string { return slices.Collect(strings.FieldsSeq(scope)) }
+
+// OIDCDialect is WSO2's OpenID Connect claim dialect, whose external claims map OIDC claims to
+// local claims (the address members by their own names: street_address, locality, …).
+const OIDCDialect = "http://wso2.org/oidc/claim"
+
+// ClaimDialects reads an organization's claim dialects (*store.Store).
+type ClaimDialects interface {
+	ExternalClaims(ctx context.Context, orgID, dialect string) ([]store.ExternalClaim, error)
+}
+
+// dialectCacheTTL bounds how long a dialect change takes to reach tokens.
+const dialectCacheTTL = 30 * time.Second
+
+// addressMembers are the address claim's members (Core §5.1.1).
+var addressMembers = []string{"formatted", "street_address", "locality", "region", "postal_code", "country"}
+
+// dialectMappers keeps each organization's claim mapper, read from its OIDC dialect.
+type dialectMappers struct {
+	src      ClaimDialects
+	fallback claimMapper
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]dialectEntry
+}
+
+type dialectEntry struct {
+	m       claimMapper
+	expires time.Time
+}
+
+// forOrg is the claim mapper of organization orgID: its OIDC dialect's mappings (cached for
+// dialectCacheTTL), or the configured/default ones when there is no source, no dialect or the
+// dialect cannot be read now (logged).
+func (d *dialectMappers) forOrg(ctx context.Context, orgID string) claimMapper {
+	if d.src == nil || orgID == "" {
+		return d.fallback
+	}
+	now := d.now()
+	d.mu.Lock()
+	e, ok := d.entries[orgID]
+	d.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.m
+	}
+	ext, err := d.src.ExternalClaims(ctx, orgID, OIDCDialect)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		d.log.WarnContext(ctx, "op: OIDC claim dialect unreadable; default mappings used", "org", orgID, "error", err)
+		return d.fallback
+	}
+	m := d.fallback
+	if len(ext) > 0 {
+		byOIDC := make(map[string]string, len(ext))
+		for _, c := range ext {
+			name := c.URI
+			if slices.Contains(addressMembers, name) {
+				name = "address." + name
+			}
+			byOIDC[name] = c.MappedLocalURI
+		}
+		m = claimMapper{byOIDC: byOIDC}
+	}
+	d.mu.Lock()
+	if d.entries == nil {
+		d.entries = map[string]dialectEntry{}
+	}
+	d.entries[orgID] = dialectEntry{m: m, expires: now.Add(dialectCacheTTL)}
+	d.mu.Unlock()
+	return m
+}

@@ -162,7 +162,7 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode string, a Authent
 	}
 	grant := store.OAuth2Grant{
 		ID: randomString(18), ClientID: c.ClientID, Subject: a.Subject, Scope: d.Scope,
-		Claims: p.claims.userClaims(a.Claims, scopeList(d.Scope)), ACR: a.ACR, AMR: a.AMR,
+		Claims: p.claims.forOrg(ctx, c.OrgID).userClaims(a.Claims, scopeList(d.Scope)), ACR: a.ACR, AMR: a.AMR,
 		AuthTime: authTime.UTC().Truncate(time.Second), SessionID: a.SessionID,
 		ExpiresAt: d.ExpiresAt.Add(c.AccessTokenLifetime),
 	}

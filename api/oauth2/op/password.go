@@ -85,7 +85,7 @@ func (p *Provider) issueForUser(ctx context.Context, c store.OAuth2Client, u con
 	now := p.now().Truncate(time.Second)
 	grant := store.OAuth2Grant{
 		ID: randomString(18), ClientID: c.ClientID, Subject: sub, Scope: scope,
-		Claims: p.claims.userClaims(local, scopeList(scope)), AMR: amr, AuthTime: now,
+		Claims: p.claims.forOrg(ctx, c.OrgID).userClaims(local, scopeList(scope)), AMR: amr, AuthTime: now,
 		ExpiresAt: now.Add(c.AccessTokenLifetime),
 	}
 	if slices.Contains(c.GrantTypes, GrantRefreshToken) {

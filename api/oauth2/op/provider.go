@@ -135,6 +135,10 @@ type Config struct {
 	// ClaimMappings maps OpenID Connect claims to local claim URIs for ID
 	// tokens and userinfo; default DefaultClaimMappings().
 	ClaimMappings map[string]string
+	// ClaimDialects, when set, supplies each organization's mappings from its OIDC claim
+	// dialect (OIDCDialect, managed through the claim API), read at most every 30 s;
+	// ClaimMappings is then the fallback.
+	ClaimDialects ClaimDialects
 	// TokenEndpoint is the absolute URL of the token endpoint: client
 	// assertions may name it (or the issuer) as their audience. Empty
 	// accepts only the issuer.
@@ -172,7 +176,7 @@ type Provider struct {
 	secrets secretHasher
 	clients *clientCache
 	revoked *revocations
-	claims  claimMapper
+	claims  *dialectMappers
 	// codeLifetime: see Config.CodeLifetime.
 	codeLifetime  time.Duration
 	tokenEndpoint string
@@ -240,7 +244,8 @@ func New(cfg Config) (*Provider, error) {
 		store: cfg.Store, keys: cfg.Keys, issuer: cfg.Issuer,
 		secrets: newSecretHasher(cfg.SecretPepper),
 		now:     cfg.Now, log: cfg.Logger,
-		claims: newClaimMapper(cfg.ClaimMappings), codeLifetime: cfg.CodeLifetime,
+		claims:        &dialectMappers{src: cfg.ClaimDialects, fallback: newClaimMapper(cfg.ClaimMappings), log: cfg.Logger, now: cfg.Now},
+		codeLifetime:  cfg.CodeLifetime,
 		tokenEndpoint: cfg.TokenEndpoint, sealer: newSecretSealer(cfg.SecretPepper), passwords: cfg.Passwords,
 		parLifetime: cfg.PushedRequestLifetime, requirePAR: cfg.RequirePushedAuthorizationRequests,
 		jwks: &jwksCache{ttl: cfg.JWKSCacheTTL, client: cfg.HTTPClient, now: cfg.Now, sets: map[string]cachedJWKS{}},
