@@ -43,8 +43,10 @@ type Config struct {
 	Outage *Check
 	// RootTenant, when set, is the tenant handle (WSO2's tenant domain, carbon.super) whose
 	// tenant-qualified URLs (/t/{handle}/api/…, /t/{handle}/oauth2/token, …) reach the APIs that
-	// do not route /t/{tenant} themselves (tenant.go).
+	// do not route /t/{tenant} themselves (tenant.go); RootOrgID the organization id whose
+	// /o/{id}/… URLs do.
 	RootTenant string
+	RootOrgID  string
 	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For is
 	// believed for the client's IP (logs, lockout, rate limits). Empty: none, the peer address
 	// is the client.
@@ -87,8 +89,15 @@ func New(cfg Config) (http.Handler, error) {
 	for _, rt := range cfg.Routes {
 		rt.Register(r)
 	}
+	var prefixes []string
 	if cfg.RootTenant != "" {
-		return tenantPrefix(r, cfg.RootTenant), nil
+		prefixes = append(prefixes, "/t/"+cfg.RootTenant)
+	}
+	if cfg.RootOrgID != "" {
+		prefixes = append(prefixes, "/o/"+cfg.RootOrgID)
+	}
+	if len(prefixes) > 0 {
+		return tenantPrefix(r, prefixes...), nil
 	}
 	return r, nil
 }

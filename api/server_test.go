@@ -165,7 +165,7 @@ func TestTenantQualifiedURLs(t *testing.T) {
 		r.POST("/oauth2/token", func(c *gin.Context) { c.String(http.StatusOK, "token") })
 		r.GET("/t/:tenant/oauth2/authorize", func(c *gin.Context) { c.String(http.StatusOK, "authorize for "+c.Param("tenant")) })
 	})
-	srv, _ := newTestServer(t, Config{Routes: []Routes{routes}, RootTenant: "carbon.super"})
+	srv, _ := newTestServer(t, Config{Routes: []Routes{routes}, RootTenant: "carbon.super", RootOrgID: "8f0c5a6e-0000-4000-8000-000000000001"})
 	tests := []struct {
 		method, path string
 		status       int
@@ -177,6 +177,9 @@ func TestTenantQualifiedURLs(t *testing.T) {
 		{http.MethodGet, "/t/carbon.super/oauth2/authorize", 200, "authorize for carbon.super"},
 		{http.MethodGet, "/t/acme/api/server/v1/things", 404, ""},
 		{http.MethodGet, "/t/carbon.superx/api/server/v1/things", 404, ""},
+		{http.MethodGet, "/o/8f0c5a6e-0000-4000-8000-000000000001/api/server/v1/things", 200, "things"},
+		{http.MethodPost, "/o/8f0c5a6e-0000-4000-8000-000000000001/oauth2/token", 200, "token"},
+		{http.MethodGet, "/o/8f0c5a6e-0000-4000-8000-000000000002/api/server/v1/things", 404, ""},
 	}
 	for _, tc := range tests {
 		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)

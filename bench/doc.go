@@ -42,6 +42,10 @@
 // rate limit is min(clients, CPUs)/(argon2id + 2 × ES256) and a latency limit is that floor (or
 // the step's part of it) times max(1, clients/CPUs).
 //
-// Not measured: logins with a password + TOTP script (each user would need a TOTP secret
-// enrolled, which no admin API sets over HTTP).
+// Logins with a password + TOTP script run through an application the bench creates (the
+// application API, HTTP Basic as the admin): -totp-users users are created over SCIM and enrol
+// an authenticator the way a user does (a token with internal_login from the password grant of a
+// client registered through DCR, then My Account's POST /api/users/v1/me/totp INIT and VALIDATE);
+// the bench computes their RFC 6238 codes. A code is accepted once per 30 s step, so each user
+// logs in at most once per step.
 package main

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -77,6 +78,7 @@ func measure(base, dataDir string, pid int, o options) ([]result, []string, erro
 		run  func(context.Context) error
 	}{
 		{"logins", s.keyflowLogins},
+		{"password + TOTP logins", s.totpLoginsIfAsked},
 		{"script decision overhead", s.scriptOverhead},
 		{"protocol endpoints", s.protocol},
 		{"peer", s.peer},
@@ -112,10 +114,17 @@ func (s *session) limits() error {
 	s.note(fmt.Sprintf("limits: %d CPUs; a login's floor is 1 argon2id (%.1f ms) + 2 ES256 (%.2f ms) = %.1f ms of CPU, "+
 		"so at most %.1f logins/s on 1 client and %.1f logins/s on all CPUs; of limit = value/limit "+
 		"for rates and limit/value for latencies (1 = at the limit); latency limits at c clients are "+
-		"scaled by max(1, c/CPUs)", s.cpus, fa, ft, floor, 1000/floor, float64(s.cpus)*1000/floor),
-		"password + TOTP logins (issue 7) are not measured: each bench user would need a TOTP secret enrolled, "+
-			"and Keyflow has no admin API that sets one over HTTP")
+		"scaled by max(1, c/CPUs)", s.cpus, fa, ft, floor, 1000/floor, float64(s.cpus)*1000/floor))
 	return nil
+}
+
+// totpLoginsIfAsked runs totpLogins unless -totp-users is 0.
+func (s *session) totpLoginsIfAsked(ctx context.Context) error {
+	if s.o.totpUsers <= 0 {
+		s.note("password + TOTP logins not measured (-totp-users 0)")
+		return nil
+	}
+	return s.totpLogins(ctx)
 }
 
 // keyflowLogins runs the app-native login phases (1 client, then o.clients) against the demo
@@ -481,7 +490,7 @@ func (s *session) openLogins(ctx context.Context) error {
 	s.add(result{Name: fmt.Sprintf("memory per open login (Go heap in use, over %d logins waiting at their first step)", s.o.open),
 		Value: (after.heap - before.heap) / 1024 / float64(s.o.open), Unit: "KB",
 		Note: fmt.Sprintf("go_memstats_heap_inuse_bytes of keyflow serve (with its embedded Temporal), the lowest of 10 "+
-			"readings before and after; RSS grew %.1f MB; Temporal's sticky cache holds %.0f workflows (it was %.0f)",
+			"readings after a forced GC, before and after; RSS grew %.1f MB; Temporal's sticky cache holds %.0f workflows (it was %.0f)",
 			after.rss-before.rss, after.sticky, before.sticky)})
 	return nil
 }
@@ -489,11 +498,16 @@ func (s *session) openLogins(ctx context.Context) error {
 // heapReading is the serve process's memory as /metrics and /proc show it.
 type heapReading struct{ heap, rss, sticky float64 }
 
-// heap reads the lowest Go heap in use of 10 readings 200 ms apart (the closest to the live heap
-// without forcing a GC), the RSS and the size of Temporal's sticky workflow cache.
+// heap reads the lowest Go heap in use of 10 readings 200 ms apart, each after a forced GC
+// (serve's /debug/pprof/heap?gc=1: with GOGC=400 the heap otherwise holds much garbage), the RSS
+// and the size of Temporal's sticky workflow cache.
 func (s *session) heap(ctx context.Context) (heapReading, error) {
 	var out heapReading
 	for i := range 10 {
+		if _, err := request(ctx, s.admin.hc, http.MethodGet, "http://"+s.o.pprofAddr+"/debug/pprof/heap?gc=1", "", "",
+			http.StatusOK, nil); err != nil {
+			return out, fmt.Errorf("forced GC: %w", err)
+		}
 		m, err := scrape(ctx, s.admin.hc, s.base)
 		if err != nil {
 			return out, err

@@ -50,6 +50,7 @@ func main() {
 	flag.DurationVar(&o.scimBudget, "scim-budget", 3*time.Minute, "stop SCIM Bulk seeding after this long")
 	flag.BoolVar(&o.scimTopUp, "scim-topup", true, "after -scim-budget, create the remaining users through package store so the filter runs at -scim-users")
 	flag.DurationVar(&o.scimQuery, "scim-query", 10*time.Second, "how long one client queries the SCIM userName filter")
+	flag.IntVar(&o.totpUsers, "totp-users", 600, "users enrolled in TOTP for the password + TOTP logins (each logs in once per 30 s); 0: skip")
 	flag.IntVar(&o.open, "open-logins", 1000, "logins started and left open to measure memory per open login; 0: skip")
 	flag.StringVar(&o.perfOut, "perf", "", "write a perf CPU profile of keyflow serve during the concurrent logins to this file")
 	flag.Parse()
@@ -69,6 +70,10 @@ type options struct {
 	scimTopUp                              bool
 	open                                   int
 	perfOut                                string
+	// totpUsers are the users of the password + TOTP logins (0: not measured).
+	totpUsers int
+	// pprofAddr is serve's profiling listener (set by run).
+	pprofAddr string
 }
 
 func run(bin string, o options, out io.Writer) error {
@@ -89,8 +94,14 @@ func run(bin string, o options, out io.Writer) error {
 		return err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
+	pport, err := freePort()
+	if err != nil {
+		return err
+	}
+	// The profiling listener lets the memory figure force a GC before reading the heap.
+	o.pprofAddr = "127.0.0.1:" + strconv.Itoa(pport)
 	var results []result
-	first, err := startServe(bin, dir, addr)
+	first, err := startServe(bin, dir, addr, o.pprofAddr)
 	if err != nil {
 		return fmt.Errorf("first start: %w", err)
 	}
@@ -99,7 +110,7 @@ func run(bin string, o options, out io.Writer) error {
 		return err
 	}
 
-	again, err := startServe(bin, dir, addr)
+	again, err := startServe(bin, dir, addr, o.pprofAddr)
 	if err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
@@ -166,8 +177,9 @@ func (p *serveProc) errorsLogged() (int, string) {
 }
 
 // startServe starts `keyflow serve` on addr and waits until /readyz answers 200.
-func startServe(bin, dataDir, addr string) (*serveProc, error) {
-	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--data-dir", dataDir, "--log-level", "warn")
+func startServe(bin, dataDir, addr, pprofAddr string) (*serveProc, error) {
+	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--data-dir", dataDir, "--log-level", "warn",
+		"--pprof-addr", pprofAddr)
 	cmd.Env = append(os.Environ(), "KEYFLOW_ADMIN_PASSWORD=bench-admin-password")
 	cmd.Stdout = io.Discard
 	stderr := &lockedBuilder{}

@@ -11,8 +11,9 @@ import (
 // Audit actions of roles.
 const AuditRoleCreate = "role.create"
 
-// Role is a role of an organization (WSO2 roles v2). Only roles whose
-// audience is the organization itself are created here so far.
+// Role is a role of an organization (WSO2 roles v2). Its audience is the organization itself
+// (its permissions apply to the organization's APIs) or one of its applications (a role the
+// application reads from the user's roles claim).
 type Role struct {
 	ID           string
 	OrgID        string
@@ -34,15 +35,35 @@ type NewRole struct {
 	Groups []string // group ids whose members hold the role
 	// Permissions are the API scopes the role grants.
 	Permissions []string
-	Actor       Actor
+	// AudienceType is RoleAudienceOrganization (also when empty) or RoleAudienceApplication,
+	// with AudienceID the application's id.
+	AudienceType string
+	AudienceID   string
+	Actor        Actor
 }
 
-// CreateRole creates an organization-audience role with its assignments
-// and records an audit event. ErrConflict: the name is taken (ignoring
-// case); ErrNotFound: the organization, a user or a group does not exist.
+// Role audiences.
+const (
+	RoleAudienceOrganization = "ORGANIZATION"
+	RoleAudienceApplication  = "APPLICATION"
+)
+
+// CreateRole creates a role with its assignments and records an audit event. ErrConflict: the
+// name is taken in its audience (ignoring case); ErrNotFound: the organization, the audience
+// application (of the organization), a user or a group does not exist.
 func (q *queries) CreateRole(ctx context.Context, nr NewRole) (Role, error) {
 	if !isUUID(nr.OrgID) {
 		return Role{}, fmt.Errorf("store: create role: organization %q: %w", nr.OrgID, ErrNotFound)
+	}
+	switch nr.AudienceType {
+	case "", RoleAudienceOrganization:
+	case RoleAudienceApplication:
+		if !isUUID(nr.AudienceID) {
+			return Role{}, fmt.Errorf("store: create role: audience application %q: %w", nr.AudienceID, ErrNotFound)
+		}
+	default:
+		return Role{}, fmt.Errorf("store: create role: audience type %q: want %s or %s", nr.AudienceType,
+			RoleAudienceOrganization, RoleAudienceApplication)
 	}
 	if err := validateName("role name", nr.Name, MaxGroupNameLength); err != nil {
 		return Role{}, fmt.Errorf("store: create role: %w", err)
@@ -58,10 +79,22 @@ func (q *queries) CreateRole(ctx context.Context, nr NewRole) (Role, error) {
 	}
 	var r Role
 	err = q.atomic(ctx, func(q *queries) error {
+		audType, audID := RoleAudienceOrganization, nr.OrgID
+		if nr.AudienceType == RoleAudienceApplication {
+			var ok bool
+			if err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM applications WHERE id = $1 AND org_id = $2)`,
+				nr.AudienceID, nr.OrgID).Scan(&ok); err != nil {
+				return mapErr("store: create role: audience", err)
+			}
+			if !ok {
+				return fmt.Errorf("store: create role: audience application %s: %w", nr.AudienceID, ErrNotFound)
+			}
+			audType, audID = RoleAudienceApplication, nr.AudienceID
+		}
 		err := q.db.QueryRow(ctx, `
-			INSERT INTO roles (org_id, name, name_key, audience_type, audience_id) VALUES ($1, $2, $3, 'ORGANIZATION', $1)
+			INSERT INTO roles (org_id, name, name_key, audience_type, audience_id) VALUES ($1, $2, $3, $4, $5)
 			RETURNING id, org_id, name, audience_type, audience_id, created_at, updated_at`,
-			nr.OrgID, nr.Name, nameKey(nr.Name)).Scan(&r.ID, &r.OrgID, &r.Name, &r.AudienceType, &r.AudienceID, &r.CreatedAt, &r.UpdatedAt)
+			nr.OrgID, nr.Name, nameKey(nr.Name), audType, audID).Scan(&r.ID, &r.OrgID, &r.Name, &r.AudienceType, &r.AudienceID, &r.CreatedAt, &r.UpdatedAt)
 		if isForeignKeyViolation(err) {
 			return fmt.Errorf("store: create role: organization %s: %w", nr.OrgID, ErrNotFound)
 		}
@@ -92,7 +125,8 @@ func (q *queries) CreateRole(ctx context.Context, nr NewRole) (Role, error) {
 		}
 		r.Permissions = perms
 		return q.audit(ctx, auditEvent{orgID: r.OrgID, actor: nr.Actor, action: AuditRoleCreate, targetType: "role", targetID: r.ID,
-			after: map[string]any{"id": r.ID, "name": r.Name, "users": len(nr.Users), "groups": len(nr.Groups), "permissions": perms}})
+			after: map[string]any{"id": r.ID, "name": r.Name, "audienceType": r.AudienceType, "audienceId": r.AudienceID,
+				"users": len(nr.Users), "groups": len(nr.Groups), "permissions": perms}})
 	})
 	if err != nil {
 		return Role{}, err

@@ -229,8 +229,9 @@ func (q *queries) MissingUsers(ctx context.Context, orgID string, ids []string) 
 	return append(missing, more...), nil
 }
 
-// UserHasRole reports whether a user holds a role of the given name (case
-// folded) in its organization, assigned directly or through a group.
+// UserHasRole reports whether a user holds an organization-audience role of the given name
+// (case folded), assigned directly or through a group. (An application's role of the same name
+// is not the organization's: an "admin" role of an application makes no administrator.)
 func (q *queries) UserHasRole(ctx context.Context, userID, roleName string) (bool, error) {
 	if !isUUID(userID) {
 		return false, nil
@@ -239,7 +240,7 @@ func (q *queries) UserHasRole(ctx context.Context, userID, roleName string) (boo
 	err := q.db.QueryRow(ctx, `
 		SELECT EXISTS (
 			SELECT 1 FROM role_assignments ra JOIN roles r ON r.id = ra.role_id
-			WHERE r.name_key = $2 AND (ra.user_id = $1 OR ra.group_id IN (
+			WHERE r.name_key = $2 AND r.audience_type = 'ORGANIZATION' AND (ra.user_id = $1 OR ra.group_id IN (
 				SELECT gm.group_id FROM group_members gm WHERE gm.user_id = $1)))`,
 		userID, nameKey(roleName)).Scan(&ok)
 	return ok, mapErr("store: user has role", err)

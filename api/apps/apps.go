@@ -53,6 +53,8 @@ type Store interface {
 	OAuth2Client(ctx context.Context, clientID string) (store.OAuth2Client, error)
 	SAMLServiceProviderByApplication(ctx context.Context, applicationID string) (store.SAMLServiceProvider, error)
 	DeleteSAMLServiceProvider(ctx context.Context, id string, actor store.Actor) error
+	WSFedRelyingPartyByApplication(ctx context.Context, applicationID string) (store.WSFedRelyingParty, error)
+	DeleteWSFedRelyingParty(ctx context.Context, id string, actor store.Actor) error
 	DeleteApplication(ctx context.Context, id string, actor store.Actor) error
 	UpdateApplication(ctx context.Context, id string, u store.ApplicationUpdate) (store.ManagedApplication, error)
 	// Tx runs fn in one transaction: every change of a request is written by one call.
@@ -156,6 +158,9 @@ func (h *Handler) Register(r gin.IRouter) {
 	g.GET("/:id/inbound-protocols/saml", a.Need(ScopeView, bearer.Admin), h.getSAML)
 	g.PUT("/:id/inbound-protocols/saml", a.Need(ScopeUpdate, bearer.Admin), h.putSAML)
 	g.DELETE("/:id/inbound-protocols/saml", a.Need(ScopeDelete, bearer.Admin), h.deleteSAML)
+	g.GET("/:id/inbound-protocols/passive-sts", a.Need(ScopeView, bearer.Admin), h.getPassiveSTS)
+	g.PUT("/:id/inbound-protocols/passive-sts", a.Need(ScopeUpdate, bearer.Admin), h.putPassiveSTS)
+	g.DELETE("/:id/inbound-protocols/passive-sts", a.Need(ScopeDelete, bearer.Admin), h.deletePassiveSTS)
 }
 
 // Error is WSO2's REST API error body.
@@ -410,6 +415,12 @@ func (h *Handler) get(c *gin.Context) {
 	if a.Issuer != "" {
 		out.InboundProtocols = append(out.InboundProtocols, inboundItem{Type: "samlsso", Self: h.self(a.ID) + "/inbound-protocols/saml"})
 	}
+	if _, err := h.cfg.Store.WSFedRelyingPartyByApplication(c.Request.Context(), a.ID); err == nil {
+		out.InboundProtocols = append(out.InboundProtocols, inboundItem{Type: "passivests", Self: h.self(a.ID) + "/inbound-protocols/passive-sts"})
+	} else if !errors.Is(err, store.ErrNotFound) {
+		h.fail(c, errServer, err)
+		return
+	}
 	c.JSON(http.StatusOK, out)
 }
 
@@ -467,8 +478,9 @@ type createBody struct {
 
 // inboundBody is WSO2's InboundProtocols, the protocols Keyflow configures here.
 type inboundBody struct {
-	OIDC *oidcConfig `json:"oidc"`
-	SAML *samlConfig `json:"saml"`
+	OIDC       *oidcConfig       `json:"oidc"`
+	SAML       *samlConfig       `json:"saml"`
+	PassiveSTS *passiveSTSConfig `json:"passiveSts"`
 }
 
 func (h *Handler) create(c *gin.Context) {
@@ -497,6 +509,15 @@ func (h *Handler) create(c *gin.Context) {
 	}
 	var oidc *oidcConfig
 	var sp *store.SAMLServiceProvider
+	var rp *store.WSFedRelyingParty
+	if in := b.InboundProtocolConfiguration; in != nil && in.PassiveSTS != nil {
+		r, err := in.PassiveSTS.relyingParty("")
+		if err != nil {
+			h.failErr(c, err)
+			return
+		}
+		rp = &r
+	}
 	if in := b.InboundProtocolConfiguration; in != nil {
 		oidc = in.OIDC
 		if oidc != nil && oidc.ClientSecret != "" {
@@ -558,6 +579,13 @@ func (h *Handler) create(c *gin.Context) {
 			s := *sp
 			s.ApplicationID = app.ID
 			if _, err := tx.CreateSAMLServiceProvider(ctx, store.NewSAMLServiceProvider{SAMLServiceProvider: s, Actor: cl.Actor()}); err != nil {
+				return err
+			}
+		}
+		if rp != nil {
+			r := *rp
+			r.ApplicationID = app.ID
+			if _, err := tx.CreateWSFedRelyingParty(ctx, store.NewWSFedRelyingParty{WSFedRelyingParty: r, Actor: cl.Actor()}); err != nil {
 				return err
 			}
 		}

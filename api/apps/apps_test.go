@@ -845,3 +845,56 @@ func TestSkipLoginConsent(t *testing.T) {
 		t.Errorf("PATCH without a client: %d %s", status, body)
 	}
 }
+
+// TestPassiveSTSInbound: the WS-Federation relying party of an application is created,
+// read back, listed among the inbound protocols, replaced and deleted; bad settings are 400.
+func TestPassiveSTSInbound(t *testing.T) {
+	e := newEnv(t)
+	id := e.create(t, `{"name": "portal"}`)
+	path := base + "/" + id + "/inbound-protocols/passive-sts"
+	if status, _, body := e.call(t, http.MethodGet, path, "admin", ""); status != http.StatusNotFound {
+		t.Fatalf("before: %d %s", status, body)
+	}
+	status, hdr, body := e.call(t, http.MethodPut, path, "admin", `{"realm": "urn:portal", "replyTo": "https://portal.example.org/wsfed", "tokenType": "SAML20"}`)
+	if status != http.StatusCreated || !strings.HasSuffix(hdr.Get("Location"), "/inbound-protocols/passive-sts") {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	rp, err := e.s.WSFedRelyingPartyByRealm(t.Context(), e.org.ID, "urn:portal")
+	if err != nil || rp.ApplicationID != id || rp.TokenType != store.WSFedTokenSAML20 || rp.DefaultReplyURL != "https://portal.example.org/wsfed" {
+		t.Fatalf("stored: %+v %v", rp, err)
+	}
+	if _, _, body := e.call(t, http.MethodGet, path, "admin", ""); !strings.Contains(body, `"realm":"urn:portal"`) || !strings.Contains(body, `"tokenType":"SAML20"`) {
+		t.Errorf("read back: %s", body)
+	}
+	if _, _, body := e.call(t, http.MethodGet, base+"/"+id, "admin", ""); !strings.Contains(body, `"type":"passivests"`) {
+		t.Errorf("not listed among the inbound protocols: %s", body)
+	}
+	if status, _, body := e.call(t, http.MethodPut, path, "admin", `{"realm": "urn:portal2", "replyTo": "https://portal.example.org/wsfed"}`); status != http.StatusOK {
+		t.Fatalf("replace: %d %s", status, body)
+	}
+	if _, err := e.s.WSFedRelyingPartyByRealm(t.Context(), e.org.ID, "urn:portal"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the old realm is still registered: %v", err)
+	}
+	for name, b := range map[string]string{
+		"no realm":      `{"replyTo": "https://portal.example.org/wsfed"}`,
+		"relative":      `{"realm": "urn:x", "replyTo": "/wsfed"}`,
+		"no reply":      `{"realm": "urn:x"}`,
+		"bad token":     `{"realm": "urn:x", "replyTo": "https://x.example/", "tokenType": "JWT"}`,
+		"bad logout to": `{"realm": "urn:x", "replyTo": "https://x.example/", "replyToLogout": "javascript:alert(1)"}`,
+	} {
+		if status, _, body := e.call(t, http.MethodPut, path, "admin", b); status != http.StatusBadRequest || !strings.Contains(body, "APP-60001") {
+			t.Errorf("%s: %d %s", name, status, body)
+		}
+	}
+	if status, _, _ := e.call(t, http.MethodDelete, path, "admin", ""); status != http.StatusNoContent {
+		t.Fatalf("delete: %d", status)
+	}
+	if status, _, _ := e.call(t, http.MethodDelete, path, "admin", ""); status != http.StatusNotFound {
+		t.Fatalf("delete again: %d", status)
+	}
+	// Configured at creation, with the application, in one transaction.
+	other := e.create(t, `{"name": "intranet", "inboundProtocolConfiguration": {"passiveSts": {"realm": "urn:intranet", "replyTo": "https://intranet.example.org/"}}}`)
+	if rp, err := e.s.WSFedRelyingPartyByRealm(t.Context(), e.org.ID, "urn:intranet"); err != nil || rp.ApplicationID != other {
+		t.Fatalf("created with the application: %+v %v", rp, err)
+	}
+}

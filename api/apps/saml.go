@@ -10,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/keyflow/keyflow/api/bearer"
 	"github.com/keyflow/keyflow/api/saml"
 	"github.com/keyflow/keyflow/store"
 )
@@ -229,52 +228,11 @@ func (h *Handler) putSAML(c *gin.Context) {
 		return
 	}
 	sp.ApplicationID = a.ID
-	actor := bearer.Get(c).Actor()
-	replaced := false
-	err = h.cfg.Store.Tx(ctx, func(tx *store.Tx) error {
-		replaced = false
-		cur, err := tx.SAMLServiceProviderByApplication(ctx, a.ID)
-		switch {
-		case err == nil:
-			if err := tx.DeleteSAMLServiceProvider(ctx, cur.ID, actor); err != nil {
-				return err
-			}
-			replaced = true
-		case !errors.Is(err, store.ErrNotFound):
+	h.replaceInbound(c, a.ID, "/inbound-protocols/saml", samlRows[*store.Tx](),
+		func(ctx context.Context, tx *store.Tx, actor store.Actor) error {
+			_, err := tx.CreateSAMLServiceProvider(ctx, store.NewSAMLServiceProvider{SAMLServiceProvider: sp, Actor: actor})
 			return err
-		}
-		_, err = tx.CreateSAMLServiceProvider(ctx, store.NewSAMLServiceProvider{SAMLServiceProvider: sp, Actor: actor})
-		return err
-	})
-	if err != nil {
-		h.failErr(c, err)
-		return
-	}
-	if replaced {
-		c.Status(http.StatusOK)
-		return
-	}
-	c.Header("Location", h.self(a.ID)+"/inbound-protocols/saml")
-	c.Status(http.StatusCreated)
+		})
 }
 
-func (h *Handler) deleteSAML(c *gin.Context) {
-	a, ok := h.application(c)
-	if !ok {
-		return
-	}
-	ctx := c.Request.Context()
-	sp, err := h.cfg.Store.SAMLServiceProviderByApplication(ctx, a.ID)
-	if err == nil {
-		err = h.cfg.Store.DeleteSAMLServiceProvider(ctx, sp.ID, bearer.Get(c).Actor())
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(c, errInboundNone, nil)
-		return
-	}
-	if err != nil {
-		h.fail(c, errServer, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
-}
+func (h *Handler) deleteSAML(c *gin.Context) { h.deleteInbound(c, samlRows[Store]()) }

@@ -2,8 +2,10 @@ package scim
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,13 +24,15 @@ const (
 	spPermissions special = "permissions"
 )
 
-// roleResource builds the Role resource type (WSO2 roles v2). Roles are
-// organization-audience only; their permissions are API scopes
-// (internal_user_mgt_view, …) that holders of the role may use (see Handler).
+// roleResource builds the Role resource type (WSO2 roles v2). A role's audience (set at
+// creation, immutable) is the organization — its permissions are API scopes
+// (internal_user_mgt_view, …) that holders of the role may use (see Handler) — or one of its
+// applications.
 func roleResource() *resourceType {
 	name := str("displayName", "")
 	name.Required, name.Special, name.Field, name.Uniqueness = true, spRoleName, "name", "server"
-	audience := ro(complexAttr("audience", false, ro(caseExact(str("value", ""))), ro(str("display", "")), ro(str("type", ""))))
+	imm := func(a *attr) *attr { a.Mutability = immutable; return a }
+	audience := imm(complexAttr("audience", false, imm(caseExact(str("value", ""))), ro(str("display", "")), imm(str("type", ""))))
 	audience.Special = spAudience
 	ref := func(a *attr) *attr {
 		a.Sub = append(a.Sub, ro(withType(caseExact(str("$ref", "")), tReference)))
@@ -91,7 +95,7 @@ func (h *Handler) renderRole(base string, org store.Organization, v roleView) ma
 	r := v.role
 	res := map[string]any{
 		"schemas": []any{SchemaRole}, "id": r.ID, "displayName": r.Name,
-		"audience": map[string]any{"value": r.AudienceID, "display": org.Handle, "type": "organization"},
+		"audience": audienceView(org, r),
 		"meta": map[string]any{
 			"resourceType": "Role", "created": formatTime(r.CreatedAt), "lastModified": formatTime(r.UpdatedAt),
 			"location": base + "/v2/Roles/" + r.ID, "version": etag(r.UpdatedAt),
@@ -121,10 +125,20 @@ func (h *Handler) renderRole(base string, org store.Organization, v roleView) ma
 	return res
 }
 
+// audienceView is a role's audience as WSO2 shows it.
+func audienceView(org store.Organization, r store.Role) map[string]any {
+	if r.AudienceType == store.RoleAudienceApplication {
+		return map[string]any{"value": r.AudienceID, "display": r.AudienceID, "type": "application"}
+	}
+	return map[string]any{"value": r.AudienceID, "display": org.Handle, "type": "organization"}
+}
+
 type roleInput struct {
 	name          string
 	users, groups []string
 	permissions   []string
+	// audienceType and audienceID are the audience asked for ("" when none was given).
+	audienceType, audienceID string
 }
 
 // permissionPattern is what a permission (a scope name) may look like, as the store checks it.
@@ -139,6 +153,21 @@ func (h *Handler) extractRole(ctx context.Context, q interface {
 	in.name, _ = res["displayName"].(string)
 	if err := checkName("displayName", in.name, store.MaxGroupNameLength); err != nil {
 		return in, err
+	}
+	if aud, ok := res["audience"].(map[string]any); ok {
+		typ, _ := aud["type"].(string)
+		in.audienceID, _ = aud["value"].(string)
+		switch strings.ToLower(typ) {
+		case "", "organization":
+			in.audienceType = store.RoleAudienceOrganization
+		case "application":
+			in.audienceType = store.RoleAudienceApplication
+			if in.audienceID == "" {
+				return in, badRequest(TypeInvalidValue, "an application audience needs the application's id as its value")
+			}
+		default:
+			return in, badRequest(TypeInvalidValue, "audience type %q is neither organization nor application", truncate(typ))
+		}
 	}
 	for _, e := range asList(res["permissions"]) {
 		m, _ := e.(map[string]any)
@@ -305,7 +334,10 @@ func (h *Handler) createRole(c *gin.Context) {
 			return err
 		}
 		r, err := tx.CreateRole(ctx, store.NewRole{OrgID: pr.org.ID, Name: in.name, Users: in.users, Groups: in.groups,
-			Permissions: in.permissions, Actor: pr.actor()})
+			Permissions: in.permissions, AudienceType: in.audienceType, AudienceID: in.audienceID, Actor: pr.actor()})
+		if in.audienceType == store.RoleAudienceApplication && errors.Is(err, store.ErrNotFound) {
+			return badRequest(TypeInvalidValue, "audience application %q does not exist", truncate(in.audienceID))
+		}
 		if err != nil {
 			return err
 		}
@@ -338,6 +370,10 @@ func (h *Handler) updateRole(c *gin.Context, id string, change func(cur roleView
 		in, err := h.extractRole(ctx, tx, pr.org.ID, res)
 		if err != nil {
 			return err
+		}
+		if in.audienceType != "" && (in.audienceType != cur.role.AudienceType ||
+			(in.audienceType == store.RoleAudienceApplication && in.audienceID != cur.role.AudienceID)) {
+			return newError(http.StatusBadRequest, TypeMutability, "a role's audience cannot change")
 		}
 		if _, err := tx.ReplaceRole(ctx, store.RoleReplace{OrgID: pr.org.ID, ID: id, Name: in.name,
 			Users: in.users, Groups: in.groups, Permissions: in.permissions, Actor: pr.actor()}); err != nil {

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+
+	"github.com/keyflow/keyflow/store"
 )
 
 func TestRoles(t *testing.T) {
@@ -17,7 +19,7 @@ func TestRoles(t *testing.T) {
 	// fred is not an administrator until a role named admin is assigned to him.
 	e.do("GET", "/scim2/Users", nil, "Authorization", basic("fred", "fred-pw")).checkError(t, 403, "")
 	created := e.do("POST", "/scim2/v2/Roles", map[string]any{"schemas": []string{SchemaRole}, "displayName": "admin",
-		"audience": map[string]any{"type": "application", "value": "ignored"},
+		"audience": map[string]any{"type": "organization", "value": e.org.ID},
 		"users":    []any{map[string]any{"value": fred.ID}}}).must(t, 201)
 	id := str0(created.body["id"])
 	if created.header.Get("Location") != "https://id.example.com/scim2/v2/Roles/"+id || get(created.body, "audience", "value") != e.org.ID ||
@@ -108,5 +110,40 @@ func TestRolePermissions(t *testing.T) {
 	got := e.do("GET", "/scim2/v2/Roles/"+id, nil).must(t, 200)
 	if get(got.body, "permissions", 0, "value") != "internal_group_mgt_view" {
 		t.Fatalf("read back: %s", got.raw)
+	}
+}
+
+// TestApplicationRoles: a role's audience may be one of the organization's applications, set at
+// creation and immutable; an application's "admin" role makes no administrator.
+func TestApplicationRoles(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	app, err := e.s.CreateApplication(t.Context(), store.NewApplication{Application: store.Application{OrgID: e.org.ID, Name: "crm"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ivan := e.createLocalUser("ivan", "ivan-pw")
+	created := e.do("POST", "/scim2/v2/Roles", map[string]any{"schemas": []string{SchemaRole}, "displayName": "admin",
+		"audience": map[string]any{"type": "application", "value": app.ID},
+		"users":    []any{map[string]any{"value": ivan.ID}}}).must(t, 201)
+	if get(created.body, "audience", "type") != "application" || get(created.body, "audience", "value") != app.ID {
+		t.Fatalf("created: %s", created.raw)
+	}
+	id := str0(created.body["id"])
+	// The organization's admin role is another role of the same name.
+	e.do("POST", "/scim2/v2/Roles", map[string]any{"schemas": []string{SchemaRole}, "displayName": "admin"}).must(t, 201)
+	e.do("GET", "/scim2/Users", nil, "Authorization", basic("ivan", "ivan-pw")).checkError(t, 403, "")
+
+	e.do("POST", "/scim2/v2/Roles", map[string]any{"schemas": []string{SchemaRole}, "displayName": "x",
+		"audience": map[string]any{"type": "application", "value": "00000000-0000-0000-0000-000000000000"}}).checkError(t, 400, TypeInvalidValue)
+	e.do("POST", "/scim2/v2/Roles", map[string]any{"schemas": []string{SchemaRole}, "displayName": "y",
+		"audience": map[string]any{"type": "tenant", "value": "x"}}).checkError(t, 400, TypeInvalidValue)
+	e.do("PUT", "/scim2/v2/Roles/"+id, map[string]any{"schemas": []string{SchemaRole}, "displayName": "admin",
+		"audience": map[string]any{"type": "organization", "value": e.org.ID}}).checkError(t, 400, TypeMutability)
+	e.do("PATCH", "/scim2/v2/Roles/"+id, patchBody(op("replace", "audience.value", e.org.ID))).checkError(t, 400, TypeMutability)
+	// A PUT that leaves the audience out, or repeats it, keeps it.
+	r := e.do("PUT", "/scim2/v2/Roles/"+id, map[string]any{"schemas": []string{SchemaRole}, "displayName": "crm-admin"}).must(t, 200)
+	if get(r.body, "audience", "type") != "application" || r.body["displayName"] != "crm-admin" {
+		t.Fatalf("after PUT: %s", r.raw)
 	}
 }

@@ -148,6 +148,13 @@ func (in userInput) disabledAfter(cur bool) bool {
 	return cur
 }
 
+// changesNewAccount reports whether creating a user with the input also takes an account change
+// (locked, disabled or a forced password reset from the start).
+func (in userInput) changesNewAccount() bool {
+	_, changed := in.accountChange(store.User{Status: store.UserActive})
+	return changed || in.disabledAfter(false)
+}
+
 // accountChange is the administrator operation the input asks for beyond
 // what ReplaceUser writes: a lock or unlock when accountLocked differs from
 // the current state, and forcePasswordReset when given.
@@ -368,10 +375,20 @@ func (h *Handler) createUser(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	nu := store.NewUser{OrgID: pr.org.ID, Domain: in.domain, Username: in.username, PasswordHash: hash,
+		Claims: in.claims, Actor: pr.actor()}
 	var id string
-	err = h.cfg.Store.Tx(ctx, func(tx *store.Tx) error {
-		u, err := tx.CreateUser(ctx, store.NewUser{OrgID: pr.org.ID, Domain: in.domain, Username: in.username,
-			PasswordHash: hash, Claims: in.claims, Actor: pr.actor()})
+	if !in.changesNewAccount() {
+		// One atomic insert (user, claims, audit): no SERIALIZABLE transaction, whose
+		// predicate locks made concurrent creations (Bulk, provisioning) fail each other.
+		u, err := h.cfg.Store.CreateUser(ctx, nu)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		id = u.ID
+	} else if err = h.cfg.Store.Tx(ctx, func(tx *store.Tx) error {
+		u, err := tx.CreateUser(ctx, nu)
 		if err != nil {
 			return err
 		}
@@ -387,8 +404,7 @@ func (h *Handler) createUser(c *gin.Context) {
 			}
 		}
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		h.fail(c, err)
 		return
 	}

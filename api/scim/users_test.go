@@ -1,10 +1,12 @@
 package scim
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/keyflow/keyflow/connectors/password"
@@ -404,4 +406,34 @@ func TestMe(t *testing.T) {
 	}
 	// An administrator may rename itself.
 	e.do("PATCH", "/scim2/Me", patchBody(op("replace", "displayName", "The Admin"))).must(t, 200)
+}
+
+// TestConcurrentCreations: users created at the same time (provisioning, several Bulk requests)
+// all succeed: a creation is one atomic insert, not a serializable transaction that concurrent
+// ones could abort.
+func TestConcurrentCreations(t *testing.T) {
+	e := newEnv(t)
+	const workers, each = 6, 8
+	statuses := make(chan int, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				r := e.do("POST", "/scim2/Users", map[string]any{"schemas": []string{SchemaUser},
+					"userName": fmt.Sprintf("c-%d-%d", w, i), "password": "Conc-pw-123"})
+				statuses <- r.status
+			}
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != 201 {
+			t.Fatalf("a concurrent creation answered %d", s)
+		}
+	}
+	list := e.do("GET", "/scim2/Users?filter="+url.QueryEscape(`userName sw "c-"`)+"&count=1", nil).must(t, 200)
+	if list.body["totalResults"] != float64(workers*each) {
+		t.Fatalf("totalResults %v, want %d", list.body["totalResults"], workers*each)
+	}
 }

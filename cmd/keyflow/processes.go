@@ -515,6 +515,13 @@ func (p *process) handler(routes ...api.Routes) (api.Config, error) {
 	cfg := api.Config{Logger: p.log, Registry: p.registry, Routes: routes, TrustedProxies: p.cfg.TrustedProxies,
 		RootTenant: store.RootOrganizationHandle}
 	if p.store != nil {
+		// /o/{id}/… URLs of the root organization; without it (not bootstrapped yet) they are not
+		// served, the /t/{handle}/… ones are.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if org, err := p.store.OrganizationByHandle(ctx, store.RootOrganizationHandle); err == nil {
+			cfg.RootOrgID = org.ID
+		}
+		cancel()
 		pg := api.Check{Name: "postgres", Probe: p.store.Ping}
 		cfg.Checks = append(cfg.Checks, pg)
 		cfg.Outage = &pg
