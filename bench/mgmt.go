@@ -123,3 +123,21 @@ func (a admin) nativeApp(ctx context.Context, name, redirectURI, script string) 
 	})
 	return clientID, err
 }
+
+// registerClient registers a client through Dynamic Client Registration (RFC 7591 metadata in
+// body) as the bootstrap admin over HTTP Basic, and returns its id and secret.
+func registerClient(ctx context.Context, hc *http.Client, base, body string) (id, secret string, err error) {
+	b, err := request(ctx, hc, http.MethodPost, base+"/api/identity/oauth2/dcr/v1.1/register", "application/json",
+		body, http.StatusCreated, admin{}.basic)
+	if err != nil {
+		return "", "", err
+	}
+	var reg struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal(b, &reg); err != nil || reg.ClientID == "" || reg.ClientSecret == "" {
+		return "", "", fmt.Errorf("registration answer %.200s", b)
+	}
+	return reg.ClientID, reg.ClientSecret, nil
+}

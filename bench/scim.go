@@ -315,24 +315,14 @@ func storeFilter(ctx context.Context, st *store.Store, orgID string, n int, d ti
 // scimToken registers a client-credentials client allowed internal_user_mgt_list through Dynamic
 // Client Registration (as the bootstrap admin over HTTP Basic) and returns an access token of it.
 func scimToken(ctx context.Context, base string, hc *http.Client) (string, error) {
-	b, err := request(ctx, hc, http.MethodPost, base+"/api/identity/oauth2/dcr/v1.1/register", "application/json",
-		`{"client_name":"bench-scim","grant_types":["client_credentials"],"scope":"internal_user_mgt_list"}`,
-		http.StatusCreated, admin{}.basic)
+	id, secret, err := registerClient(ctx, hc, base,
+		`{"client_name":"bench-scim","grant_types":["client_credentials"],"scope":"internal_user_mgt_list"}`)
 	if err != nil {
 		return "", err
 	}
-	var reg struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if err := json.Unmarshal(b, &reg); err != nil || reg.ClientID == "" || reg.ClientSecret == "" {
-		return "", fmt.Errorf("registration answer %.200s", b)
-	}
-	b, err = request(ctx, hc, http.MethodPost, base+"/oauth2/token", "application/x-www-form-urlencoded",
+	b, err := request(ctx, hc, http.MethodPost, base+"/oauth2/token", "application/x-www-form-urlencoded",
 		url.Values{"grant_type": {"client_credentials"}, "scope": {"internal_user_mgt_list"}}.Encode(), http.StatusOK,
-		func(r *http.Request) {
-			r.SetBasicAuth(url.QueryEscape(reg.ClientID), url.QueryEscape(reg.ClientSecret))
-		})
+		func(r *http.Request) { r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret)) })
 	if err != nil {
 		return "", err
 	}

@@ -90,22 +90,13 @@ func (p *totpPool) take(ctx context.Context) (*totpUser, int64, error) {
 // /api/users/v1/me/totp INIT and VALIDATE with the first code.
 func enrolTOTP(ctx context.Context, base string, users []string, pw string, conc int) ([]*totpUser, error) {
 	hc := newHTTP(conc)
-	b, err := request(ctx, hc, http.MethodPost, base+"/api/identity/oauth2/dcr/v1.1/register", "application/json",
-		`{"client_name":"bench-myaccount","grant_types":["password"],"scope":"internal_login"}`,
-		http.StatusCreated, admin{}.basic)
+	id, secret, err := registerClient(ctx, hc, base, `{"client_name":"bench-myaccount","grant_types":["password"],"scope":"internal_login"}`)
 	if err != nil {
 		return nil, fmt.Errorf("register the My Account client: %w", err)
 	}
-	var reg struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if err := json.Unmarshal(b, &reg); err != nil || reg.ClientID == "" {
-		return nil, fmt.Errorf("registration answer %.200s", b)
-	}
 	out := make([]*totpUser, len(users))
 	err = parallel(len(users), conc, func(i int) error {
-		u, err := enrolOne(ctx, hc, base, reg.ClientID, reg.ClientSecret, users[i], pw)
+		u, err := enrolOne(ctx, hc, base, id, secret, users[i], pw)
 		out[i] = u
 		return err
 	})

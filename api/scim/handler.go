@@ -536,11 +536,5 @@ func listResponse(total, startIndex int, items []any) map[string]any {
 type authenticatorChecker struct{ a *basicauth.Authenticator }
 
 func (c authenticatorChecker) CheckPassword(ctx context.Context, orgHandle, username, password string) (string, bool, error) {
-	out, err := c.a.Process(ctx, connectors.ProcessInput{
-		StepContext: connectors.StepContext{TenantDomain: orgHandle, Step: 1, IdP: connectors.LocalIdP},
-		Params:      map[string]string{"username": username, "password": password}, Attempt: 1})
-	if err != nil || out.Status != connectors.StatusSuccess || out.User == nil {
-		return "", false, err
-	}
-	return out.User.ID, true, nil
+	return connectors.CheckPassword(ctx, c.a, orgHandle, username, password)
 }

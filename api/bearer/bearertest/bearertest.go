@@ -20,25 +20,14 @@ func (t Tokens) VerifyAccessToken(_ context.Context, tok string) (op.AccessToken
 	return op.AccessToken{}, op.ErrInvalidToken("unknown token")
 }
 
-// Authenticator checks a password the way the login does (a *basic.Authenticator).
-type Authenticator interface {
-	Process(ctx context.Context, in connectors.ProcessInput) (connectors.Outcome, error)
-}
-
-// Passwords is Tokens with HTTP Basic: CheckPassword runs Auth as *op.Provider.CheckPassword
-// runs the password grant's authenticator.
+// Passwords is Tokens with HTTP Basic: CheckPassword runs Auth (a *basic.Authenticator) as
+// *op.Provider.CheckPassword runs the password grant's authenticator.
 type Passwords struct {
 	Tokens
-	Auth Authenticator
+	Auth connectors.PasswordProcessor
 }
 
 // CheckPassword implements bearer.PasswordChecker.
 func (p Passwords) CheckPassword(ctx context.Context, orgHandle, username, password string) (string, bool, error) {
-	out, err := p.Auth.Process(ctx, connectors.ProcessInput{
-		StepContext: connectors.StepContext{TenantDomain: orgHandle, Step: 1, IdP: connectors.LocalIdP},
-		Params:      map[string]string{"username": username, "password": password}, Attempt: 1})
-	if err != nil || out.Status != connectors.StatusSuccess || out.User == nil {
-		return "", false, err
-	}
-	return out.User.ID, true, nil
+	return connectors.CheckPassword(ctx, p.Auth, orgHandle, username, password)
 }

@@ -111,19 +111,9 @@ func (p *Provider) CheckPassword(ctx context.Context, orgHandle, username, passw
 	if p.passwords == nil {
 		return "", false, errors.New("op: check password: no password authenticator configured")
 	}
-	if username == "" || password == "" {
-		return "", false, nil
-	}
-	out, err := p.passwords.Process(ctx, connectors.ProcessInput{
-		StepContext: connectors.StepContext{TenantDomain: orgHandle, Step: 1, IdP: connectors.LocalIdP},
-		Params:      map[string]string{"username": username, "password": password},
-		Attempt:     1,
-	})
+	userID, ok, err = connectors.CheckPassword(ctx, p.passwords, orgHandle, username, password)
 	if err != nil {
 		return "", false, fmt.Errorf("op: check password: %w", err)
 	}
-	if out.Status != connectors.StatusSuccess || out.User == nil || out.User.ID == "" {
-		return "", false, nil
-	}
-	return out.User.ID, true, nil
+	return userID, ok, nil
 }
