@@ -12,7 +12,7 @@ WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 
 ## run: set up a fresh machine, build, and run the whole server on http://localhost:8080
 run: deps build
-	./$(BIN) serve
+	./$(BIN) serve --outbound-allow loopback
 
 build:
 	$(GO) build -o $(BIN) ./cmd/keyflow
@@ -41,7 +41,7 @@ test-cluster: deps
 ## (bench/peer, Keyflow/peer ratios), then the Go benchmarks. BENCH_FLAGS passes flags to ./bench.
 bench: deps build bench/peer/node_modules
 	$(GO) run ./bench -keyflow ./$(BIN) $(BENCH_FLAGS)
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./api/oauth2/ ./scripting/ ./connectors/password/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./api/oauth2/ ./api/oauth2/jwtkeys/ ./scripting/ ./connectors/password/
 
 # The peer's Node packages, pinned by bench/peer/package-lock.json: installed when missing or older
 # than the lock file.

@@ -12,6 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyflow/keyflow/api/ratelimit"
 )
 
 // Check is one dependency the readiness probe verifies, such as PostgreSQL or Temporal.
@@ -51,6 +53,10 @@ type Config struct {
 	// believed for the client's IP (logs, lockout, rate limits). Empty: none, the peer address
 	// is the client.
 	TrustedProxies []string
+	// RateLimit, when set, throttles per client IP the endpoints that spend credentials or send
+	// messages (its rules match method and route template, tenant-qualified routes included);
+	// nil: no rate limits.
+	RateLimit *ratelimit.Guard
 }
 
 // New returns the HTTP handler of the whole edge.
@@ -81,6 +87,11 @@ func New(cfg Config) (http.Handler, error) {
 		r.Use(outage(*cfg.Outage, cfg.ProbeTimeout))
 	}
 	r.Use(recovery(cfg.Logger))
+	if cfg.RateLimit != nil {
+		// After the access log and metrics, so refusals are logged and counted like any answer;
+		// before the routes, which copy the engine's middleware when registered.
+		r.Use(cfg.RateLimit.Handler())
+	}
 
 	h := &health{checks: cfg.Checks, worker: cfg.WorkerCheck, timeout: cfg.ProbeTimeout}
 	r.GET("/healthz", h.live)

@@ -45,9 +45,10 @@ type LoginConfig struct {
 	// IdleTimeout ends a login nobody acts on (default 15 min). The caller should also set
 	// WorkflowExecutionTimeout when starting.
 	IdleTimeout time.Duration
-	// FinishDelay separates the workflow's completion from the final Update's answer: the user
-	// gets the final view as soon as the Update completes, and the slower close happens in a
-	// later workflow task (default 1 ms; a negative value closes in the same task).
+	// FinishDelay, when positive, closes the workflow in a later workflow task, after a timer of
+	// that length, instead of in the task that answers the final Update (the default). The user
+	// gets the final view from the Update either way; the later close costs a timer and a
+	// workflow task more per login (docs/adr/0004-close-login-in-answering-task.md).
 	FinishDelay time.Duration
 	// LocalActivity are the options of authenticator calls (default: 10 s start-to-close, one
 	// attempt — a verifier is not idempotent, it counts failures).
@@ -78,9 +79,6 @@ func NewLogin(authenticators connectors.Registry, cfg LoginConfig) (*Login, erro
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 15 * time.Minute
-	}
-	if cfg.FinishDelay == 0 {
-		cfg.FinishDelay = time.Millisecond
 	}
 	if cfg.LocalActivity.StartToCloseTimeout == 0 && cfg.LocalActivity.ScheduleToCloseTimeout == 0 {
 		cfg.LocalActivity.StartToCloseTimeout = 10 * time.Second
@@ -147,8 +145,7 @@ func (l *Login) Run(ctx workflow.Context, in LoginInput) (Result, error) {
 	r.publish(View{Status: res.Status, Result: &res, Error: res.Error})
 	r.done = true
 
-	// Answer in-flight Updates (the last submit) first; close in a later task so the user does
-	// not wait for the workflow to close.
+	// Answer in-flight Updates (the last submit) first; the close is in the same task.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return res, err
 	}

@@ -352,6 +352,9 @@ func TestGlobalsClosuresAndClockAcrossSteps(t *testing.T) {
 func TestSubmitValidation(t *testing.T) {
 	w := newWorld(t)
 	w.cfg.MaxParams = 3
+	// Keep the ended login open a moment so that the late submission meets the validator
+	// (FlowEnded), as one delivered in the task that ends the login does.
+	w.cfg.FinishDelay = time.Millisecond
 	var rejected []error
 	env := newTestEnv()
 	w.register(env)

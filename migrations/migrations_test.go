@@ -47,7 +47,7 @@ func TestUpOnEmptyDatabase(t *testing.T) {
 	tables := publicTables(t, url)
 	for _, want := range []string{
 		"organizations", "users", "user_claims", "groups", "group_members",
-		"roles", "role_assignments", "audit_events",
+		"roles", "role_assignments", "audit_events", "group_member_groups",
 	} {
 		if !slices.Contains(tables, want) {
 			t.Errorf("table %s missing; have %v", want, tables)
@@ -133,7 +133,7 @@ func TestSchemaRules(t *testing.T) {
 		}
 		return n
 	}
-	var orgA, orgB, alice, bob, admins string
+	var orgA, orgB, alice, bob, admins, staffB string
 	for _, q := range []struct {
 		dst  *string
 		sql  string
@@ -144,6 +144,7 @@ func TestSchemaRules(t *testing.T) {
 		{&alice, `INSERT INTO users (org_id, username, username_key) VALUES ($1, 'Alice', 'alice') RETURNING id`, []any{&orgA}},
 		{&bob, `INSERT INTO users (org_id, username, username_key) VALUES ($1, 'bob', 'bob') RETURNING id`, []any{&orgB}},
 		{&admins, `INSERT INTO groups (org_id, name, name_key) VALUES ($1, 'admins', 'admins') RETURNING id`, []any{&orgA}},
+		{&staffB, `INSERT INTO groups (org_id, name, name_key) VALUES ($1, 'staff', 'staff') RETURNING id`, []any{&orgB}},
 	} {
 		args := make([]any, len(q.args))
 		for i, a := range q.args {
@@ -164,6 +165,8 @@ func TestSchemaRules(t *testing.T) {
 		{name: "unknown user status", sql: `INSERT INTO users (org_id, username, username_key, status) VALUES ($1, 'c', 'c', 'ODD')`, args: []any{orgA}},
 		{name: "user in missing organization", sql: `INSERT INTO users (org_id, username, username_key) VALUES (gen_random_uuid(), 'd', 'd')`},
 		{name: "group member from another organization", sql: `INSERT INTO group_members (org_id, group_id, user_id) VALUES ($1, $2, $3)`, args: []any{orgA, admins, bob}},
+		{name: "group nested in itself", sql: `INSERT INTO group_member_groups (org_id, group_id, member_group_id) VALUES ($1, $2, $2)`, args: []any{orgA, admins}},
+		{name: "group nested across organizations", sql: `INSERT INTO group_member_groups (org_id, group_id, member_group_id) VALUES ($1, $2, $3)`, args: []any{orgA, admins, staffB}},
 		{name: "role assignment to nobody", sql: `INSERT INTO role_assignments (org_id, role_id) SELECT org_id, id FROM roles LIMIT 1`},
 		{name: "organization-audience role of another organization", sql: `INSERT INTO roles (org_id, name, name_key, audience_id) VALUES ($1, 'r', 'r', $2)`, args: []any{orgA, orgB}},
 		{name: "organization as its own parent", sql: `UPDATE organizations SET parent_id = id WHERE id = $1`, args: []any{orgA}},
@@ -212,8 +215,8 @@ func TestSchemaRules(t *testing.T) {
 		}
 		for _, table := range []string{"users", "user_claims", "groups", "group_members", "roles", "role_assignments"} {
 			want := 0
-			if table == "users" {
-				want = 1 // bob, in organization B
+			if table == "users" || table == "groups" {
+				want = 1 // bob and staff, in organization B
 			}
 			if n := count(`SELECT count(*) FROM ` + table); n != want {
 				t.Errorf("%s: %d rows left, want %d", table, n, want)

@@ -248,7 +248,8 @@ func applicationAudit(m ManagedApplication) map[string]any {
 
 // DeleteApplication removes an application with its OAuth2 client (and so the client's
 // tokens and codes) and its SAML and WS-Federation configurations, recording audit events.
-// An unknown id returns ErrNotFound.
+// The client's deletion is announced on OAuth2ClientsChannel. An unknown id returns
+// ErrNotFound.
 func (q *queries) DeleteApplication(ctx context.Context, id string, actor Actor) error {
 	if _, err := uuid.Parse(id); err != nil {
 		return fmt.Errorf("store: delete application %q: %w", id, ErrNotFound)
@@ -272,6 +273,9 @@ func (q *queries) DeleteApplication(ctx context.Context, id string, actor Actor)
 		if _, err := q.db.Exec(ctx, `DELETE FROM oauth2_clients WHERE client_id = $1`, before.ClientID); err != nil {
 			return mapErr("store: delete application client", err)
 		}
+		if err := q.notifyOAuth2Client(ctx, before.ClientID); err != nil {
+			return err
+		}
 		return q.audit(ctx, auditEvent{orgID: before.OrgID, actor: actor, action: AuditOAuth2ClientDelete,
 			targetType: "oauth2_client", targetID: before.ClientID})
 	})
@@ -280,8 +284,9 @@ func (q *queries) DeleteApplication(ctx context.Context, id string, actor Actor)
 // UpdateOAuth2Client replaces the settings of an existing client (all fields but ClientID,
 // OrgID and the timestamps, including the client authentication settings of migration 00013:
 // method, assertion algorithm, JWKS or its URI, sealed secret and JWT bearer issuers) and
-// records an audit event (without the secret hash). An unknown
-// client returns ErrNotFound, a structurally invalid client a plain error.
+// records an audit event (without the secret hash). The change is announced on
+// OAuth2ClientsChannel (ListenOAuth2Clients). An unknown client returns ErrNotFound, a
+// structurally invalid client a plain error.
 func (q *queries) UpdateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (OAuth2Client, error) {
 	c := nc.OAuth2Client
 	if c.IDTokenLifetime == 0 {
@@ -322,6 +327,9 @@ func (q *queries) UpdateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (O
 			c.TokenEndpointAuthSigningAlg, jsonbOrNull(c.JWKS), c.JWKSURI, c.SecretSealed, jwtBearerIssuers(c.JWTBearerIssuers)))
 		if err != nil {
 			return mapErr("store: update oauth2 client", err)
+		}
+		if err := q.notifyOAuth2Client(ctx, out.ClientID); err != nil {
+			return err
 		}
 		after := oauth2ClientAudit(out)
 		// Whether the secret was replaced (regenerated), never the secret or its hash.

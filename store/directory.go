@@ -10,7 +10,8 @@ import (
 // The directory queries answer the login scripts' questions about a user: role and group names,
 // and local claim reads and writes (scripting.Directory, adapted in workers/).
 
-// UserRoleNames returns the names of the roles held by the user directly or through a group.
+// UserRoleNames returns the names of the roles held by the user directly or through a group,
+// nested groups included (a role of a group applies to the members of its member groups).
 // audienceID limits them to one audience (an application's id); empty means the organization's
 // roles.
 func (q *queries) UserRoleNames(ctx context.Context, userID, audienceID string) ([]string, error) {
@@ -26,25 +27,24 @@ func (q *queries) UserRoleNames(ctx context.Context, userID, audienceID string) 
 		audienceFilter = `r.audience_type = 'APPLICATION' AND r.audience_id = $2`
 		args = append(args, audienceID)
 	}
-	return q.names(ctx, "store: user roles", `
+	return q.names(ctx, "store: user roles", userGroupsCTE("gm.user_id = $1")+`
 		SELECT DISTINCT r.name
 		FROM roles r
 		JOIN role_assignments a ON a.role_id = r.id AND a.org_id = r.org_id
-		LEFT JOIN group_members m ON m.group_id = a.group_id
-		WHERE (a.user_id = $1 OR m.user_id = $1) AND `+audienceFilter+`
+		WHERE (a.user_id = $1 OR a.group_id IN (SELECT ug.group_id FROM user_groups ug)) AND `+audienceFilter+`
 		ORDER BY r.name`, args...)
 }
 
-// UserGroupNames returns the names of the user's groups, qualified with their user-store domain
-// when it is not PRIMARY ("EMPLOYEES/engineering"), as WSO2 reports them.
+// UserGroupNames returns the names of the user's groups, direct and through nested groups,
+// qualified with their user-store domain when it is not PRIMARY ("EMPLOYEES/engineering"), as
+// WSO2 reports them.
 func (q *queries) UserGroupNames(ctx context.Context, userID string) ([]string, error) {
 	if _, err := uuid.Parse(userID); err != nil {
 		return nil, fmt.Errorf("store: user groups: user %q: %w", userID, ErrNotFound)
 	}
-	return q.names(ctx, "store: user groups", `
-		SELECT CASE WHEN g.user_store_domain = 'PRIMARY' THEN g.name ELSE g.user_store_domain || '/' || g.name END
-		FROM groups g JOIN group_members m ON m.group_id = g.id
-		WHERE m.user_id = $1
+	return q.names(ctx, "store: user groups", userGroupsCTE("gm.user_id = $1")+`
+		SELECT DISTINCT CASE WHEN g.user_store_domain = 'PRIMARY' THEN g.name ELSE g.user_store_domain || '/' || g.name END
+		FROM groups g JOIN user_groups ug ON ug.group_id = g.id
 		ORDER BY 1`, userID)
 }
 

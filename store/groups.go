@@ -12,8 +12,9 @@ import (
 // MaxGroupNameLength caps group names (the schema enforces it too).
 const MaxGroupNameLength = 255
 
-// Group is a group of users of an organization. Members are read
-// separately (MembersOfGroups).
+// Group is a group of an organization. Its members, users and other groups
+// of the organization (nested groups, RFC 7643 §4.2), are read separately
+// (MembersOfGroups, MemberGroupsOfGroups).
 type Group struct {
 	ID        string
 	OrgID     string
@@ -35,7 +36,10 @@ type NewGroup struct {
 	Domain  string // empty means DefaultDomain
 	Name    string
 	Members []string // user ids of the organization; duplicates are ignored
-	Actor   Actor
+	// MemberGroups are ids of groups of the organization to nest in the new
+	// group; duplicates are ignored.
+	MemberGroups []string
+	Actor        Actor
 }
 
 const groupColumns = `id, org_id, user_store_domain, name, created_at, updated_at`
@@ -49,7 +53,8 @@ func scanGroup(row pgx.Row) (Group, error) {
 
 // CreateGroup creates a group with its members and records an audit event.
 // ErrConflict: the name is taken (ignoring case) in the organization and
-// domain; ErrNotFound: the organization or a member does not exist.
+// domain; ErrNotFound: the organization or a member (user or group) does not
+// exist in the organization.
 func (q *queries) CreateGroup(ctx context.Context, ng NewGroup) (Group, error) {
 	ng.Domain = normalizeDomain(ng.Domain)
 	if !isUUID(ng.OrgID) {
@@ -73,9 +78,13 @@ func (q *queries) CreateGroup(ctx context.Context, ng NewGroup) (Group, error) {
 		if err := q.setMembers(ctx, g, ng.Members); err != nil {
 			return err
 		}
+		if err := q.setMemberGroups(ctx, g, ng.MemberGroups); err != nil {
+			return err
+		}
 		return q.audit(ctx, auditEvent{orgID: g.OrgID, actor: ng.Actor, action: AuditGroupCreate,
 			targetType: "group", targetID: g.ID,
-			after: map[string]any{"id": g.ID, "domain": g.Domain, "name": g.Name, "members": len(ng.Members)}})
+			after: map[string]any{"id": g.ID, "domain": g.Domain, "name": g.Name, "members": len(ng.Members),
+				"memberGroups": len(ng.MemberGroups)}})
 	})
 	if err != nil {
 		return Group{}, err
@@ -174,7 +183,8 @@ func (q *queries) MembersOfGroups(ctx context.Context, groupIDs []string) (map[s
 }
 
 // GroupsOfUsers returns, per user id, the groups the user is a direct
-// member of, sorted by name.
+// member of, sorted by name. MembershipsOfUsers adds the groups held through
+// nesting.
 func (q *queries) GroupsOfUsers(ctx context.Context, userIDs []string) (map[string][]Group, error) {
 	rows, err := q.db.Query(ctx, `
 		SELECT gm.user_id::text, g.id, g.org_id, g.user_store_domain, g.name, g.created_at, g.updated_at
@@ -204,13 +214,17 @@ type GroupReplace struct {
 	ID      string
 	Name    string
 	Members []string // the new member set (user ids)
-	Actor   Actor
+	// MemberGroups is the new set of member groups (group ids): a PUT of a
+	// SCIM Group replaces both.
+	MemberGroups []string
+	Actor        Actor
 }
 
-// ReplaceGroup renames a group and sets its members, all or nothing,
-// touching its modification time, and records an audit event. ErrNotFound:
-// no such group, or a member is not a user of the organization;
-// ErrConflict: the name is taken.
+// ReplaceGroup renames a group and sets its members (users and groups), all
+// or nothing, touching its modification time, and records an audit event.
+// ErrNotFound: no such group, or a member is not a user or group of the
+// organization; ErrConflict: the name is taken; *GroupCycleError: a member
+// group contains this group.
 func (q *queries) ReplaceGroup(ctx context.Context, r GroupReplace) (Group, error) {
 	if !isUUID(r.OrgID) || !isUUID(r.ID) {
 		return Group{}, fmt.Errorf("store: replace group %q: %w", r.ID, ErrNotFound)
@@ -234,9 +248,13 @@ func (q *queries) ReplaceGroup(ctx context.Context, r GroupReplace) (Group, erro
 		if err := q.setMembers(ctx, g, r.Members); err != nil {
 			return err
 		}
+		if err := q.setMemberGroups(ctx, g, r.MemberGroups); err != nil {
+			return err
+		}
 		return q.audit(ctx, auditEvent{orgID: g.OrgID, actor: r.Actor, action: AuditGroupUpdate,
 			targetType: "group", targetID: g.ID,
-			before: map[string]any{"name": before.Name}, after: map[string]any{"name": g.Name, "members": len(r.Members)}})
+			before: map[string]any{"name": before.Name},
+			after:  map[string]any{"name": g.Name, "members": len(r.Members), "memberGroups": len(r.MemberGroups)}})
 	})
 	if err != nil {
 		return Group{}, err
@@ -244,8 +262,9 @@ func (q *queries) ReplaceGroup(ctx context.Context, r GroupReplace) (Group, erro
 	return g, nil
 }
 
-// DeleteGroup deletes a group (memberships and role assignments go with
-// it) and records an audit event. ErrNotFound: no such group.
+// DeleteGroup deletes a group (memberships, its nesting in other groups and
+// theirs in it, and role assignments go with it; members of its member
+// groups thus lose the groups and roles they held through it) and records an audit event. ErrNotFound: no such group.
 func (q *queries) DeleteGroup(ctx context.Context, orgID, id string, actor Actor) error {
 	if !isUUID(orgID) || !isUUID(id) {
 		return fmt.Errorf("store: delete group %q: %w", id, ErrNotFound)

@@ -173,6 +173,10 @@ func (q *queries) CreateOAuth2Client(ctx context.Context, nc NewOAuth2Client) (O
 		if err != nil {
 			return mapErr("store: create oauth2 client", err)
 		}
+		// A cache may remember that the id was unknown (a deleted client of that id).
+		if err := q.notifyOAuth2Client(ctx, out.ClientID); err != nil {
+			return err
+		}
 		return q.audit(ctx, auditEvent{
 			orgID: out.OrgID, actor: nc.Actor, action: AuditOAuth2ClientCreate,
 			targetType: "oauth2_client", targetID: out.ClientID,

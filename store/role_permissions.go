@@ -64,17 +64,18 @@ func (q *queries) PermissionsOfRoles(ctx context.Context, roleIDs []string) (map
 }
 
 // UserPermissions returns the permissions a user holds through its organization-audience roles,
-// assigned directly or through a group, sorted without duplicates. An unknown user has none.
+// assigned directly or through a group (nested groups included), sorted without duplicates. An
+// unknown user has none.
 func (q *queries) UserPermissions(ctx context.Context, userID string) ([]string, error) {
 	if !isUUID(userID) {
 		return []string{}, nil
 	}
-	rows, err := q.db.Query(ctx, `
+	rows, err := q.db.Query(ctx, userGroupsCTE("gm.user_id = $1")+`
 		SELECT DISTINCT rp.permission
 		FROM role_assignments ra
 		JOIN roles r ON r.id = ra.role_id AND r.audience_type = 'ORGANIZATION'
 		JOIN role_permissions rp ON rp.role_id = r.id
-		WHERE ra.user_id = $1 OR ra.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = $1)
+		WHERE ra.user_id = $1 OR ra.group_id IN (SELECT ug.group_id FROM user_groups ug)
 		ORDER BY 1`, userID)
 	if err != nil {
 		return nil, mapErr("store: user permissions", err)

@@ -41,7 +41,7 @@ const (
 	UserFieldModified  = "modified"   // time
 	UserFieldActive    = "active"     // bool: not disabled
 	UserFieldLocked    = "locked"     // bool
-	UserFieldGroupID   = "group.id"   // text: matches when any of the user's groups does
+	UserFieldGroupID   = "group.id"   // text: matches when any of the user's groups (direct or nested) does
 	UserFieldGroupName = "group.name" // text
 )
 
@@ -52,8 +52,8 @@ const (
 	GroupFieldDomain     = "domain"      // text
 	GroupFieldCreated    = "created"     // time
 	GroupFieldModified   = "modified"    // time
-	GroupFieldMemberID   = "member.id"   // text: matches when any member does
-	GroupFieldMemberName = "member.name" // text
+	GroupFieldMemberID   = "member.id"   // text: matches when any direct member (user or group) does
+	GroupFieldMemberName = "member.name" // text: a member user's username or member group's name
 )
 
 // MaxFilterNodes bounds the size of a Filter, hence of the SQL it becomes.
@@ -89,13 +89,32 @@ const (
 
 // column is how a field is read in SQL. exists, when set, is a correlated
 // sub-query (without its condition) the field lives in: the comparison is
-// appended to it as "AND cond" and wrapped in EXISTS.
+// appended to it as "AND cond", followed by close, and wrapped in EXISTS.
+// orgMarker in exists stands for the organization parameter of the list.
 type column struct {
 	expr   string
 	kind   fieldKind
 	key    string // for text: a column holding nameKey(expr), used for case-insensitive eq
 	exists string
+	close  string
 }
+
+// orgMarker is replaced, in a column's exists, by the placeholder of the
+// listed organization's id.
+const orgMarker = "{org}"
+
+// userInGroupsWhere is the exists of the user fields on groups: a user is in
+// a group when one of its direct groups is that group or nested in it, so the
+// condition selects groups of the organization (g) and the sub-query walks
+// down from them, once for the whole list rather than once per user.
+const (
+	userInGroupsWhere = `SELECT 1 FROM group_members gm WHERE gm.user_id = u.id AND gm.group_id IN (
+		WITH RECURSIVE sel(id) AS (SELECT g.id FROM groups g WHERE g.org_id = ` + orgMarker
+	userInGroupsClose = `
+			UNION
+			SELECT gg.member_group_id FROM group_member_groups gg JOIN sel ON gg.group_id = sel.id)
+		SELECT sel.id FROM sel)`
+)
 
 var userColumnsByField = map[string]column{
 	UserFieldID:        {expr: "u.id::text", kind: kindText},
@@ -105,18 +124,24 @@ var userColumnsByField = map[string]column{
 	UserFieldModified:  {expr: "u.updated_at", kind: kindTime},
 	UserFieldActive:    {expr: "NOT u.disabled", kind: kindBool},
 	UserFieldLocked:    {expr: "u.locked", kind: kindBool},
-	UserFieldGroupID:   {expr: "gm.group_id::text", kind: kindText, exists: "SELECT 1 FROM group_members gm WHERE gm.user_id = u.id"},
-	UserFieldGroupName: {expr: "g.name", kind: kindText, key: "g.name_key", exists: "SELECT 1 FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE gm.user_id = u.id"},
+	UserFieldGroupID:   {expr: "g.id::text", kind: kindText, exists: userInGroupsWhere, close: userInGroupsClose},
+	UserFieldGroupName: {expr: "g.name", kind: kindText, key: "g.name_key", exists: userInGroupsWhere, close: userInGroupsClose},
 }
 
 var groupColumnsByField = map[string]column{
-	GroupFieldID:         {expr: "g.id::text", kind: kindText},
-	GroupFieldName:       {expr: "g.name", kind: kindText, key: "g.name_key"},
-	GroupFieldDomain:     {expr: "g.user_store_domain", kind: kindText},
-	GroupFieldCreated:    {expr: "g.created_at", kind: kindTime},
-	GroupFieldModified:   {expr: "g.updated_at", kind: kindTime},
-	GroupFieldMemberID:   {expr: "gm.user_id::text", kind: kindText, exists: "SELECT 1 FROM group_members gm WHERE gm.group_id = g.id"},
-	GroupFieldMemberName: {expr: "mu.username", kind: kindText, key: "mu.username_key", exists: "SELECT 1 FROM group_members gm JOIN users mu ON mu.id = gm.user_id WHERE gm.group_id = g.id"},
+	GroupFieldID:       {expr: "g.id::text", kind: kindText},
+	GroupFieldName:     {expr: "g.name", kind: kindText, key: "g.name_key"},
+	GroupFieldDomain:   {expr: "g.user_store_domain", kind: kindText},
+	GroupFieldCreated:  {expr: "g.created_at", kind: kindTime},
+	GroupFieldModified: {expr: "g.updated_at", kind: kindTime},
+	GroupFieldMemberID: {expr: "m.id::text", kind: kindText, exists: `SELECT 1 FROM (
+		SELECT gm.user_id AS id FROM group_members gm WHERE gm.group_id = g.id
+		UNION ALL
+		SELECT gg.member_group_id FROM group_member_groups gg WHERE gg.group_id = g.id) m WHERE TRUE`},
+	GroupFieldMemberName: {expr: "m.name", kind: kindText, key: "m.name_key", exists: `SELECT 1 FROM (
+		SELECT mu.username AS name, mu.username_key AS name_key FROM group_members gm JOIN users mu ON mu.id = gm.user_id WHERE gm.group_id = g.id
+		UNION ALL
+		SELECT mg.name, mg.name_key FROM group_member_groups gg JOIN groups mg ON mg.id = gg.member_group_id WHERE gg.group_id = g.id) m WHERE TRUE`},
 }
 
 // sqlArgs collects positional parameters.
@@ -133,6 +158,7 @@ type compiler struct {
 	a       *sqlArgs
 	columns map[string]column
 	claims  bool
+	org     string // placeholder of the organization id, for orgMarker
 	nodes   int
 }
 
@@ -184,7 +210,7 @@ func (c *compiler) compile(f Filter) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s := "EXISTS (" + col.exists + " AND " + cond + ")"
+	s := "EXISTS (" + strings.ReplaceAll(col.exists, orgMarker, c.org) + " AND " + cond + col.close + ")"
 	if op == FilterNe {
 		s = "NOT " + s
 	}
@@ -320,7 +346,8 @@ func listSQL(q ListQuery, table, alias, cols string, columns map[string]column, 
 	}
 	a := &sqlArgs{}
 	c := &compiler{a: a, columns: columns, claims: claims}
-	where := alias + ".org_id = " + a.add(q.OrgID)
+	c.org = a.add(q.OrgID)
+	where := alias + ".org_id = " + c.org
 	if q.Filter != nil {
 		cond, err := c.compile(*q.Filter)
 		if err != nil {

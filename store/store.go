@@ -95,7 +95,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: create pool: %w", err)
 	}
-	s := &Store{queries: queries{db: retryPool{pool}}, pool: pool, log: o.logger, txAttempts: o.txAttempts}
+	s := &Store{queries: queries{db: retryPool{pool}, clientCaches: &clientCaches{}}, pool: pool, log: o.logger, txAttempts: o.txAttempts}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -157,4 +157,8 @@ type dbtx interface {
 // methods are promoted from here), running on whichever dbtx it holds.
 type queries struct {
 	db dbtx
+	// clientCaches are told which OAuth2 clients a transaction wrote once it ends
+	// (oauth2_client_events.go); changed collects them inside a transaction (nil outside).
+	clientCaches *clientCaches
+	changed      *changedClients
 }

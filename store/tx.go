@@ -59,7 +59,11 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Tx) error) error {
 		}
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	return finish(ctx, tx, func() error { return fn(&Tx{queries{db: tx}}) })
+	changed := &changedClients{}
+	defer s.clientCaches.endTx(changed)
+	return finish(ctx, tx, func() error {
+		return fn(&Tx{queries{db: tx, clientCaches: s.clientCaches, changed: changed}})
+	})
 }
 
 // atomic runs fn as one unit: a READ COMMITTED transaction on the pool, or a
@@ -70,7 +74,12 @@ func (q *queries) atomic(ctx context.Context, fn func(q *queries) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	return finish(ctx, tx, func() error { return fn(&queries{db: tx}) })
+	changed := q.changed
+	if changed == nil { // the outermost transaction: it tells the caches when it ends
+		changed = &changedClients{}
+		defer q.clientCaches.endTx(changed)
+	}
+	return finish(ctx, tx, func() error { return fn(&queries{db: tx, clientCaches: q.clientCaches, changed: changed}) })
 }
 
 // finish runs fn and commits tx, or rolls it back on error or panic.

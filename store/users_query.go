@@ -204,6 +204,12 @@ func (q *queries) DeleteUser(ctx context.Context, orgID, id string, actor Actor)
 // MissingUsers returns those of ids that are not users of the organization
 // (for checking group members before a write).
 func (q *queries) MissingUsers(ctx context.Context, orgID string, ids []string) ([]string, error) {
+	return q.missing(ctx, "users", orgID, ids)
+}
+
+// missing returns those of ids that are not rows of table (users or groups) in
+// the organization: ids that are not UUIDs, then unknown ones.
+func (q *queries) missing(ctx context.Context, table, orgID string, ids []string) ([]string, error) {
 	var missing []string
 	valid := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -216,32 +222,34 @@ func (q *queries) MissingUsers(ctx context.Context, orgID string, ids []string) 
 	if len(valid) == 0 {
 		return missing, nil
 	}
+	// table is one of two constants, never input.
 	rows, err := q.db.Query(ctx, `
 		SELECT x.id FROM unnest($2::uuid[]) AS x(id)
-		WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.id AND u.org_id = $1)`, orgIDOrNil(orgID), valid)
+		WHERE NOT EXISTS (SELECT 1 FROM `+table+` t WHERE t.id = x.id AND t.org_id = $1)`, orgIDOrNil(orgID), valid)
 	if err != nil {
-		return nil, mapErr("store: missing users", err)
+		return nil, mapErr("store: missing "+table, err)
 	}
 	more, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, mapErr("store: missing users", err)
+		return nil, mapErr("store: missing "+table, err)
 	}
 	return append(missing, more...), nil
 }
 
 // UserHasRole reports whether a user holds an organization-audience role of the given name
-// (case folded), assigned directly or through a group. (An application's role of the same name
-// is not the organization's: an "admin" role of an application makes no administrator.)
+// (case folded), assigned directly or through a group, nested groups included. (An
+// application's role of the same name is not the organization's: an "admin" role of an
+// application makes no administrator.)
 func (q *queries) UserHasRole(ctx context.Context, userID, roleName string) (bool, error) {
 	if !isUUID(userID) {
 		return false, nil
 	}
 	var ok bool
-	err := q.db.QueryRow(ctx, `
+	err := q.db.QueryRow(ctx, userGroupsCTE("gm.user_id = $1")+`
 		SELECT EXISTS (
 			SELECT 1 FROM role_assignments ra JOIN roles r ON r.id = ra.role_id
 			WHERE r.name_key = $2 AND r.audience_type = 'ORGANIZATION' AND (ra.user_id = $1 OR ra.group_id IN (
-				SELECT gm.group_id FROM group_members gm WHERE gm.user_id = $1)))`,
+				SELECT ug.group_id FROM user_groups ug)))`,
 		userID, nameKey(roleName)).Scan(&ok)
 	return ok, mapErr("store: user has role", err)
 }
@@ -253,15 +261,14 @@ type RoleRef struct {
 }
 
 // RolesOfUsers returns, per user id, the roles each holds directly or
-// through a group, sorted by name.
+// through a group (nested groups included), sorted by name.
 func (q *queries) RolesOfUsers(ctx context.Context, userIDs []string) (map[string][]RoleRef, error) {
-	rows, err := q.db.Query(ctx, `
+	rows, err := q.db.Query(ctx, userGroupsCTE("gm.user_id = ANY($1::uuid[])")+`
 		SELECT DISTINCT x.user_id::text, r.id::text, r.name
 		FROM (
 			SELECT ra.user_id, ra.role_id FROM role_assignments ra WHERE ra.user_id = ANY($1::uuid[])
 			UNION
-			SELECT gm.user_id, ra.role_id FROM group_members gm JOIN role_assignments ra ON ra.group_id = gm.group_id
-			WHERE gm.user_id = ANY($1::uuid[])
+			SELECT ug.user_id, ra.role_id FROM user_groups ug JOIN role_assignments ra ON ra.group_id = ug.group_id
 		) x JOIN roles r ON r.id = x.role_id
 		ORDER BY 1, 3`, validUUIDs(userIDs))
 	if err != nil {

@@ -3,6 +3,7 @@ package workers
 import (
 	"errors"
 	"fmt"
+	"net/http"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -48,6 +49,9 @@ type Config struct {
 	// Maintenance, when set, registers the housekeeping workflow (start it with
 	// maintenance.Ensure once the worker runs).
 	Maintenance *maintenance.Activities
+	// BackChannelClient posts back-channel logout messages; nil means backchannel's default
+	// (no redirects, no address policy). cmd/keyflow passes an egress.Policy client.
+	BackChannelClient *http.Client
 }
 
 // New returns a worker for cfg.TaskQueue with every Keyflow workflow and activity registered.
@@ -80,7 +84,7 @@ func New(c client.Client, cfg Config) (worker.Worker, error) {
 	}
 	// Back-channel logout notifications (api/oidclogout starts them).
 	backchannel.NewFlow(backchannel.Config{}).Register(w)
-	(&backchannel.Activities{}).Register(w)
+	(&backchannel.Activities{Client: cfg.BackChannelClient}).Register(w)
 	return w, nil
 }
 

@@ -78,7 +78,8 @@ type Config struct {
 	// the OIDC configuration; default DefaultPendingSecretTTL.
 	PendingSecretTTL time.Duration
 	// MetadataClient fetches SAML metadataURL; nil means a client with the saml package's
-	// default timeout.
+	// default timeout and no address policy (cmd/keyflow passes an egress.Policy client, whose
+	// refusals are answered 400).
 	MetadataClient *http.Client
 	Logger         *slog.Logger
 	// Now is the clock; default time.Now.

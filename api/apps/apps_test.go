@@ -40,7 +40,8 @@ type env struct {
 	srv  *httptest.Server
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the API; opts adjust its Config.
+func newEnv(t *testing.T, opts ...func(*apps.Config)) *env {
 	t.Helper()
 	e := &env{url: storetest.URL(t)}
 	var err error
@@ -75,8 +76,12 @@ func newEnv(t *testing.T) *env {
 	if e.prov, err = op.New(op.Config{Store: e.s, Keys: keys, Issuer: issuer, SecretPepper: pepper, ClientCacheTTL: -1}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := apps.New(apps.Config{Store: e.s, Tokens: toks, Keys: keys, Issuer: issuer, SecretPepper: pepper,
-		BaseURL: "https://id.example.com"})
+	cfg := apps.Config{Store: e.s, Tokens: toks, Keys: keys, Issuer: issuer, SecretPepper: pepper,
+		BaseURL: "https://id.example.com"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := apps.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

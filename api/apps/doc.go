@@ -33,5 +33,6 @@
 // with the client; a PUT without it leaves the client's settings as they are. SAML settings are
 // parsed and validated by package saml (metadata is fetched before the transaction opens).
 //
-// Changes to a client reach the OAuth2 provider within its client cache TTL.
+// Changes to a client reach the OAuth2 provider at once: the store announces them
+// (store.OAuth2ClientsChannel) and every replica's provider drops its cached copy.
 package apps

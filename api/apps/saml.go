@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/keyflow/keyflow/api/saml"
+	"github.com/keyflow/keyflow/connectors/egress"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -103,6 +104,11 @@ func (h *Handler) samlProvider(ctx context.Context, cfg samlConfig) (store.SAMLS
 		sp, err = saml.ParseSPMetadata(data)
 	case cfg.MetadataURL != "":
 		sp, err = saml.FetchSPMetadata(ctx, h.cfg.MetadataClient, cfg.MetadataURL)
+		// The outbound policy refused the URL's address: say which and how to allow it.
+		var refused *egress.Error
+		if errors.As(err, &refused) {
+			return store.SAMLServiceProvider{}, badRequest("metadataURL cannot be fetched: %s.", refused.Error())
+		}
 	default:
 		sp, err = manualProvider(*cfg.ManualConfiguration)
 		if err == nil {

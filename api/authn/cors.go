@@ -35,6 +35,11 @@ func (h *Handler) preflight(c *gin.Context) {
 	c.AbortWithStatus(http.StatusNoContent)
 }
 
+// CORSHeaders adds the CORS headers for an allowed Origin, for an answer to an app-native
+// request written before the handler runs (the rate limiter's 429), so that the browser app
+// can read it.
+func (h *Handler) CORSHeaders(c *gin.Context) { h.allowOrigin(c) }
+
 func (h *Handler) allowOrigin(c *gin.Context) bool {
 	c.Writer.Header().Add("Vary", "Origin")
 	origin := c.GetHeader("Origin")

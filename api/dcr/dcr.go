@@ -20,6 +20,7 @@ import (
 	"github.com/keyflow/keyflow/api"
 	"github.com/keyflow/keyflow/api/bearer"
 	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/connectors/egress"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -61,7 +62,18 @@ type Config struct {
 	BaseURL string
 	// OrgHandle is the organization served; default store.RootOrganizationHandle.
 	OrgHandle string
-	Logger    *slog.Logger
+	// Outbound, when set, checks the URLs Keyflow will call (jwks_uri, backchannel_logout_uri)
+	// at registration: one it refuses is invalid_client_metadata. *egress.Policy implements
+	// it; it checks the scheme and literal addresses, a host name is checked when it is called.
+	Outbound URLChecker
+	Logger   *slog.Logger
+}
+
+// URLChecker refuses URLs whose target the outbound address policy does not allow.
+type URLChecker interface {
+	// CheckURL returns an error saying why raw may not be called, nil when it may (so far as
+	// can be known before resolving its host).
+	CheckURL(raw string) error
 }
 
 // Handler serves the API.
@@ -259,6 +271,29 @@ func (h *Handler) clientURI(clientID string) string {
 	return h.cfg.BaseURL + Path + "/" + url.PathEscape(clientID)
 }
 
+// checkOutbound refuses metadata naming a URL Keyflow would call at an address the outbound
+// policy does not allow (RFC 7591 §2: the server may refuse metadata values).
+func (h *Handler) checkOutbound(m *metadata) error {
+	if h.cfg.Outbound == nil {
+		return nil
+	}
+	for _, u := range []struct{ name, url string }{{"jwks_uri", m.JWKSURI}, {"backchannel_logout_uri", m.BackchannelLogoutURI}} {
+		if u.url == "" {
+			continue
+		}
+		err := h.cfg.Outbound.CheckURL(u.url)
+		// The client is told what is refused, not the server's setting that would allow it.
+		var refused *egress.Error
+		switch {
+		case errors.As(err, &refused):
+			return invalidMetadata("%s is not allowed: %s.", u.name, refused.Reason())
+		case err != nil:
+			return invalidMetadata("%s is not allowed.", u.name)
+		}
+	}
+	return nil
+}
+
 // decode reads the JSON metadata into m.
 func (h *Handler) decode(c *gin.Context, m *metadata) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
@@ -284,6 +319,9 @@ func (h *Handler) register(c *gin.Context) {
 	ctx := c.Request.Context()
 	cl := bearer.Get(c)
 	nc, err := m.newClient(nil)
+	if err == nil {
+		err = h.checkOutbound(&m)
+	}
 	if err != nil {
 		h.failErr(c, err)
 		return
@@ -422,6 +460,9 @@ func (h *Handler) update(c *gin.Context) {
 		}
 		nc, err := m.newClient(&cur)
 		if err != nil {
+			return err
+		}
+		if err := h.checkOutbound(&m); err != nil {
 			return err
 		}
 		nc.OrgID, nc.Actor = cur.OrgID, actor(c)

@@ -39,7 +39,8 @@ type env struct {
 	srv  *httptest.Server
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the API; opts adjust its Config.
+func newEnv(t *testing.T, opts ...func(*dcr.Config)) *env {
 	t.Helper()
 	e := &env{url: storetest.URL(t)}
 	var err error
@@ -70,7 +71,11 @@ func newEnv(t *testing.T) *env {
 	if e.prov, err = op.New(op.Config{Store: e.s, Keys: keys, Issuer: issuer, SecretPepper: pepper, ClientCacheTTL: -1}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := dcr.New(dcr.Config{Store: e.s, Tokens: toks, Keys: keys, Issuer: issuer, SecretPepper: pepper, BaseURL: baseURL})
+	cfg := dcr.Config{Store: e.s, Tokens: toks, Keys: keys, Issuer: issuer, SecretPepper: pepper, BaseURL: baseURL}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := dcr.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

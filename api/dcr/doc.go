@@ -27,6 +27,7 @@
 // (validated, given its id and secret by package op, exactly as the provider checks them),
 // its application, and the registration row with the keyed hash of the registration
 // access token; each write records its audit event. Client secrets and registration
-// access tokens are generated (256 bits), returned once and stored only hashed. Changes
-// reach the OAuth2 provider within its client cache TTL.
+// access tokens are generated (256 bits), returned once and stored only hashed. The store
+// announces every client change (store.OAuth2ClientsChannel), so every replica's OAuth2
+// provider drops its cached copy at once.
 package dcr

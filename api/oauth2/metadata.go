@@ -93,7 +93,7 @@ func NewMetadata(p MetadataSource, baseURL, authorizationEndpoint string) Metada
 		TokenEndpoint:                     baseURL + PathToken,
 		UserInfoEndpoint:                  baseURL + PathUserInfo,
 		JWKSURI:                           baseURL + PathJWKS,
-		ScopesSupported:                   []string{op.ScopeOpenID, "profile", "email", "phone", "address"},
+		ScopesSupported:                   []string{op.ScopeOpenID, "profile", "email", "phone", "address", op.ScopeGroups, op.ScopeRoles},
 		ResponseTypesSupported:            []string{},
 		GrantTypesSupported:               p.TokenGrantTypes(),
 		SubjectTypesSupported:             []string{"public"},

@@ -54,6 +54,14 @@
 // policy (store.CheckPassword): a refusal is 400 invalidValue whose detail
 // names the rule (passwordPolicy.min.length, passwordHistory.count, …).
 //
+// Groups nest (RFC 7643 §4.2): a Group's members are users and groups of
+// the organization ("type" User or Group, read from "$ref" or from what the
+// value names when absent); a write that would make a group contain itself
+// is 400 invalidValue (store.GroupCycleError). A User's groups lists its
+// direct groups and, with type "indirect", those containing them (§4.1.2);
+// the groups filter of Users and the roles and permissions a user holds
+// follow the nesting too.
+//
 // Bulk (bulk.go) replays each operation through an inner router carrying
 // the caller's principal, one transaction per operation (RFC 7644 bulk is
 // not atomic), resolving bulkId references to ids created earlier in the

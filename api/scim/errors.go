@@ -79,9 +79,19 @@ func (e *Error) body() map[string]any {
 // says nothing (the cause is logged by the caller).
 func toError(err error) *Error {
 	var e *Error
+	var cycle *store.GroupCycleError
 	switch {
 	case errors.As(err, &e):
 		return e
+	case errors.As(err, &cycle):
+		// RFC 7644 §3.12: invalidValue, "a required value was missing, or the value specified was
+		// not compatible with the operation".
+		detail := "group " + cycle.GroupID + " cannot contain group " + cycle.MemberGroupID +
+			", which already contains it (directly or through nested groups)"
+		if cycle.GroupID == cycle.MemberGroupID {
+			detail = "group " + cycle.GroupID + " cannot be a member of itself"
+		}
+		return &Error{Status: http.StatusBadRequest, ScimType: TypeInvalidValue, Detail: detail, cause: err}
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Detail: "resource not found", cause: err}
 	case errors.Is(err, store.ErrConflict):

@@ -21,7 +21,7 @@ func sampleUser() (*Handler, map[string]any) {
 			"http://wso2.org/claims/emails.work": "w@example.com", "http://wso2.org/claims/mobile": "+1",
 			"http://wso2.org/claims/employeeNumber": "7", "http://wso2.org/claims/country": "DK",
 		},
-		groups: []store.Group{{ID: "g1", Name: "Staff", Domain: store.DefaultDomain}},
+		groups: []store.Membership{{Group: store.Group{ID: "g1", Name: "Staff", Domain: store.DefaultDomain}, Direct: true}},
 		roles:  []store.RoleRef{{ID: "r1", Name: "admin"}},
 	}
 	return h, h.renderUser("https://x/scim2", v)

@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -10,14 +11,25 @@ import (
 	"github.com/keyflow/keyflow/store"
 )
 
+// Member types of a Group's members (RFC 7643 §4.2) and membership types of a
+// User's groups (§4.1.2).
+const (
+	memberUser    = "User"
+	memberGroup   = "Group"
+	groupDirect   = "direct"
+	groupIndirect = "indirect"
+)
+
 type groupView struct {
-	group   store.Group
-	members []store.Member
+	group        store.Group
+	members      []store.Member
+	memberGroups []store.Group // groups nested directly in group
 }
 
 type groupDB interface {
 	GroupByID(ctx context.Context, orgID, id string) (store.Group, error)
 	MembersOfGroups(ctx context.Context, ids []string) (map[string][]store.Member, error)
+	MemberGroupsOfGroups(ctx context.Context, ids []string) (map[string][]store.Group, error)
 }
 
 func loadGroups(ctx context.Context, q groupDB, groups []store.Group) ([]groupView, error) {
@@ -29,9 +41,13 @@ func loadGroups(ctx context.Context, q groupDB, groups []store.Group) ([]groupVi
 	if err != nil {
 		return nil, err
 	}
+	memberGroups, err := q.MemberGroupsOfGroups(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]groupView, len(groups))
 	for i, g := range groups {
-		out[i] = groupView{group: g, members: members[g.ID]}
+		out[i] = groupView{group: g, members: members[g.ID], memberGroups: memberGroups[g.ID]}
 	}
 	return out, nil
 }
@@ -65,26 +81,37 @@ func (h *Handler) renderGroup(base string, v groupView) map[string]any {
 			"version":      etag(g.UpdatedAt),
 		},
 	}
-	if len(v.members) > 0 {
-		ms := make([]any, len(v.members))
-		for i, m := range v.members {
-			ms[i] = map[string]any{"value": m.UserID, "display": m.Username, "$ref": base + "/Users/" + m.UserID, "type": "User"}
-		}
+	// Users first, then member groups, each sorted by name.
+	ms := make([]any, 0, len(v.members)+len(v.memberGroups))
+	for _, m := range v.members {
+		ms = append(ms, map[string]any{"value": m.UserID, "display": m.Username, "$ref": base + "/Users/" + m.UserID, "type": memberUser})
+	}
+	for _, mg := range v.memberGroups {
+		ms = append(ms, map[string]any{"value": mg.ID, "display": qualifiedName(mg.Domain, mg.Name), "$ref": base + "/Groups/" + mg.ID, "type": memberGroup})
+	}
+	if len(ms) > 0 {
 		res["members"] = ms
 	}
 	return res
 }
 
 type groupInput struct {
-	name    string
-	members []string
+	name         string
+	members      []string // user ids
+	memberGroups []string // group ids
+}
+
+// memberDB is what extractGroup checks members against.
+type memberDB interface {
+	MissingUsers(ctx context.Context, orgID string, ids []string) ([]string, error)
+	MissingGroups(ctx context.Context, orgID string, ids []string) ([]string, error)
 }
 
 // extractGroup reads a canonical Group resource into store input and
-// checks that every member is a user of the organization.
-func (h *Handler) extractGroup(ctx context.Context, q interface {
-	MissingUsers(ctx context.Context, orgID string, ids []string) ([]string, error)
-}, orgID string, res map[string]any) (groupInput, error) {
+// checks that every member is a user or a group of the organization. A
+// member's type comes from its "type", else from its "$ref"
+// (…/Users/{id} or …/Groups/{id}), else from what its value names.
+func (h *Handler) extractGroup(ctx context.Context, q memberDB, orgID string, res map[string]any) (groupInput, error) {
 	var in groupInput
 	name, _ := res["displayName"].(string)
 	domain, n := splitDomain(name)
@@ -95,16 +122,25 @@ func (h *Handler) extractGroup(ctx context.Context, q interface {
 		return in, err
 	}
 	in.name = n
+	var untyped []string
 	for _, e := range asList(res["members"]) {
 		m, _ := e.(map[string]any)
 		id, _ := m["value"].(string)
 		if id == "" {
-			return in, badRequest(TypeInvalidValue, "every member needs a value (a user id)")
+			return in, badRequest(TypeInvalidValue, "every member needs a value (a user or group id)")
 		}
-		if t, ok := m["type"].(string); ok && !strings.EqualFold(t, "User") {
-			return in, badRequest(TypeInvalidValue, "members of type %q are not supported (groups do not nest)", truncate(t))
+		typ, err := memberType(m)
+		if err != nil {
+			return in, err
 		}
-		in.members = append(in.members, id)
+		switch typ {
+		case memberUser:
+			in.members = append(in.members, id)
+		case memberGroup:
+			in.memberGroups = append(in.memberGroups, id)
+		default:
+			untyped = append(untyped, id)
+		}
 	}
 	if len(in.members) > 0 {
 		missing, err := q.MissingUsers(ctx, orgID, in.members)
@@ -115,7 +151,63 @@ func (h *Handler) extractGroup(ctx context.Context, q interface {
 			return in, badRequest(TypeInvalidValue, "member %q is not a user", truncate(missing[0]))
 		}
 	}
+	if len(in.memberGroups) > 0 {
+		missing, err := q.MissingGroups(ctx, orgID, in.memberGroups)
+		if err != nil {
+			return in, err
+		}
+		if len(missing) > 0 {
+			return in, badRequest(TypeInvalidValue, "member %q is not a group", truncate(missing[0]))
+		}
+	}
+	if len(untyped) > 0 {
+		notUsers, err := q.MissingUsers(ctx, orgID, untyped)
+		if err != nil {
+			return in, err
+		}
+		var notGroups []string
+		if len(notUsers) > 0 {
+			if notGroups, err = q.MissingGroups(ctx, orgID, notUsers); err != nil {
+				return in, err
+			}
+			if len(notGroups) > 0 {
+				return in, badRequest(TypeInvalidValue, "member %q is not a user or a group", truncate(notGroups[0]))
+			}
+		}
+		for _, id := range untyped {
+			if slices.Contains(notUsers, id) {
+				in.memberGroups = append(in.memberGroups, id)
+			} else {
+				in.members = append(in.members, id)
+			}
+		}
+	}
 	return in, nil
+}
+
+// memberType is the type a member element declares, by "type" or "$ref";
+// empty when it declares none.
+func memberType(m map[string]any) (string, *Error) {
+	if t, ok := m["type"].(string); ok {
+		switch {
+		case strings.EqualFold(t, memberUser):
+			return memberUser, nil
+		case strings.EqualFold(t, memberGroup):
+			return memberGroup, nil
+		}
+		return "", badRequest(TypeInvalidValue, "members of type %q are not supported (User or Group)", truncate(t))
+	}
+	ref, _ := m["$ref"].(string)
+	id, _ := m["value"].(string)
+	switch {
+	case ref == "":
+		return "", nil
+	case strings.HasSuffix(ref, "/Users/"+id):
+		return memberUser, nil
+	case strings.HasSuffix(ref, "/Groups/"+id):
+		return memberGroup, nil
+	}
+	return "", badRequest(TypeInvalidValue, "member $ref %q does not name /Users/%s or /Groups/%s", truncate(ref), truncate(id), truncate(id))
 }
 
 func (h *Handler) listGroups(c *gin.Context) {
@@ -223,7 +315,8 @@ func (h *Handler) createGroup(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		g, err := tx.CreateGroup(ctx, store.NewGroup{OrgID: pr.org.ID, Name: in.name, Members: in.members, Actor: pr.actor()})
+		g, err := tx.CreateGroup(ctx, store.NewGroup{OrgID: pr.org.ID, Name: in.name, Members: in.members,
+			MemberGroups: in.memberGroups, Actor: pr.actor()})
 		if err != nil {
 			return err
 		}
@@ -258,7 +351,7 @@ func (h *Handler) updateGroup(c *gin.Context, id string, change func(cur groupVi
 			return err
 		}
 		if _, err := tx.ReplaceGroup(ctx, store.GroupReplace{OrgID: pr.org.ID, ID: id, Name: in.name,
-			Members: in.members, Actor: pr.actor()}); err != nil {
+			Members: in.members, MemberGroups: in.memberGroups, Actor: pr.actor()}); err != nil {
 			return err
 		}
 		v, err = loadGroup(ctx, tx, pr.org.ID, id)

@@ -200,9 +200,12 @@ func userResource() *resourceType {
 	password.Mutability, password.Returned, password.Special = writeOnly, retNever, spPassword
 	active := withType(str("active", ""), tBoolean)
 	active.Special, active.Field = spActive, "active"
-	groups := ro(complexAttr("groups", true, ro(caseExact(str("value", ""))), ro(withType(caseExact(str("$ref", "")), tReference)), ro(str("display", ""))))
+	// groups lists direct and indirect (through nested groups) memberships, RFC 7643 §4.1.2.
+	groups := ro(complexAttr("groups", true, ro(caseExact(str("value", ""))), ro(withType(caseExact(str("$ref", "")), tReference)),
+		ro(str("display", "")), ro(str("type", ""))))
 	groups.Special, groups.Field = spGroups, "group.id"
 	groups.Sub[0].Field, groups.Sub[2].Field = "group.id", "group.name"
+	groups.Sub[3].Canonical = []string{groupDirect, groupIndirect}
 	roles := ro(complexAttr("roles", true, ro(caseExact(str("value", ""))), ro(str("display", ""))))
 	roles.Special = spRoles
 
@@ -260,8 +263,10 @@ func groupResource() *resourceType {
 	members := complexAttr("members", true,
 		caseExact(withType(str("value", ""), tString)), withType(caseExact(str("$ref", "")), tReference),
 		ro(str("display", "")), caseExact(str("type", "")))
-	members.Sub[0].Mutability, members.Sub[1].Mutability, members.Sub[3].Mutability = immutable, readOnly, immutable
-	members.Sub[3].Canonical = []string{"User"}
+	// $ref is immutable as in RFC 7643 §8.7.1, not readOnly: a client may name a member by its
+	// $ref alone ("…/Groups/{id}") and extractGroup reads the member's type from it.
+	members.Sub[0].Mutability, members.Sub[1].Mutability, members.Sub[3].Mutability = immutable, immutable, immutable
+	members.Sub[3].Canonical = []string{memberUser, memberGroup}
 	members.Special, members.Field = spMembers, "member.id"
 	members.Sub[0].Field, members.Sub[2].Field = "member.id", "member.name"
 	externalID := caseExact(str("externalId", ""))

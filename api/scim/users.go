@@ -18,7 +18,7 @@ import (
 type userView struct {
 	user   store.User
 	claims map[string]string
-	groups []store.Group
+	groups []store.Membership // direct and through nested groups
 	roles  []store.RoleRef
 }
 
@@ -26,7 +26,7 @@ type userView struct {
 type db interface {
 	UserByID(ctx context.Context, orgID, id string) (store.User, error)
 	ClaimsOfUsers(ctx context.Context, ids []string) (map[string]map[string]string, error)
-	GroupsOfUsers(ctx context.Context, ids []string) (map[string][]store.Group, error)
+	MembershipsOfUsers(ctx context.Context, ids []string) (map[string][]store.Membership, error)
 	RolesOfUsers(ctx context.Context, ids []string) (map[string][]store.RoleRef, error)
 }
 
@@ -40,7 +40,7 @@ func loadUsers(ctx context.Context, q db, users []store.User) ([]userView, error
 	if err != nil {
 		return nil, err
 	}
-	groups, err := q.GroupsOfUsers(ctx, ids)
+	groups, err := q.MembershipsOfUsers(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,11 @@ func (h *Handler) renderUser(base string, v userView) map[string]any {
 	if len(v.groups) > 0 {
 		gs := make([]any, len(v.groups))
 		for i, g := range v.groups {
-			gs[i] = map[string]any{"value": g.ID, "display": qualifiedName(g.Domain, g.Name), "$ref": base + "/Groups/" + g.ID}
+			typ := groupIndirect
+			if g.Direct {
+				typ = groupDirect
+			}
+			gs[i] = map[string]any{"value": g.ID, "display": qualifiedName(g.Domain, g.Name), "$ref": base + "/Groups/" + g.ID, "type": typ}
 		}
 		res["groups"] = gs
 	}

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"time"
 
 	"github.com/keyflow/keyflow/connectors"
 	"github.com/keyflow/keyflow/connectors/backupcodes"
 	"github.com/keyflow/keyflow/connectors/basic"
+	"github.com/keyflow/keyflow/connectors/egress"
 	"github.com/keyflow/keyflow/connectors/emailotp"
 	"github.com/keyflow/keyflow/connectors/fido"
 	"github.com/keyflow/keyflow/connectors/identifier"
@@ -76,7 +78,8 @@ func (p *process) userStores(sec serverSecrets) (*ldapstore.Registry, error) {
 // lockout is BasicAuthenticator's configuration: the same lock policy wherever a password is
 // checked (logins, the password grant, HTTP Basic on the management APIs).
 func (p *process) lockout(log *slog.Logger) basic.Config {
-	return basic.Config{MaxFailures: p.cfg.LockoutMaxFailures, LockDuration: p.cfg.LockoutDuration, Logger: log}
+	return basic.Config{MaxFailures: p.cfg.LockoutMaxFailures, LockDuration: p.cfg.LockoutDuration, Logger: log,
+		Gate: p.gate}
 }
 
 // totp is the TOTP authenticator (the login's totp step and My Account's enrolment API): secrets
@@ -179,7 +182,12 @@ func (p *process) authenticators(sec serverSecrets) (connectors.Registry, error)
 		auths = append(auths, e, ml)
 	}
 	if p.cfg.SMSURL != "" {
-		sender, err := notify.NewHTTPSMS(notify.HTTPSMSConfig{URL: p.cfg.SMSURL, Body: p.cfg.SMSBody, ContentType: p.cfg.SMSContentType})
+		out, err := p.outbound()
+		if err != nil {
+			return nil, err
+		}
+		sender, err := notify.NewHTTPSMS(notify.HTTPSMSConfig{URL: p.cfg.SMSURL, Body: p.cfg.SMSBody, ContentType: p.cfg.SMSContentType,
+			Client: out.Client(egress.ClientOptions{Timeout: 10 * time.Second, FollowRedirects: true})})
 		if err != nil {
 			return nil, &ConfigError{Setting: "--sms-url / KEYFLOW_SMS_URL", Problem: err.Error()}
 		}

@@ -96,6 +96,9 @@ func startClusterOn(t *testing.T, host string) *cluster {
 		"KEYFLOW_ENCRYPTION_KEYS=" + c.kek.ID + ":" + base64.StdEncoding.EncodeToString(c.kek.Key),
 		"KEYFLOW_CLIENT_SECRET_PEPPER=" + base64.StdEncoding.EncodeToString(append(key, key...)),
 		"KEYFLOW_DATA_DIR=" + t.TempDir(),
+		// Hundreds of logins from one loopback address: far above the per-client defaults.
+		"KEYFLOW_RATE_LIMIT=1000000", "KEYFLOW_RATE_LIMIT_BURST=10000",
+		"KEYFLOW_RATE_LIMIT_TOKEN=1000000", "KEYFLOW_RATE_LIMIT_TOKEN_BURST=10000",
 	}
 	mig := exec.Command(keyflowBinary(t), "migrate")
 	mig.Env = append(os.Environ(), c.env...)

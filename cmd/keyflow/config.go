@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"sort"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
+
+	"github.com/keyflow/keyflow/connectors/egress"
 )
 
 // Config is every setting of the keyflow binary. Each field is one setting with a flag, a
@@ -77,6 +80,13 @@ type Config struct {
 	// EmailTemplates is a YAML file of the scripts' sendEmail templates.
 	EmailTemplates string
 
+	// OutboundAllow lets outbound requests (SAML metadata URLs, jwks_uri, back-channel logout,
+	// the SMS provider, scripts' HTTP) reach addresses the egress policy refuses by default:
+	// "loopback", "private", CIDRs or IP addresses. Empty: only public addresses.
+	OutboundAllow []string
+	// outboundAllow is OutboundAllow parsed by validate.
+	outboundAllow []netip.Prefix
+
 	// ScriptHTTPAllowedDomains limits the hosts scripts' httpGet/httpPost may call (empty: any).
 	ScriptHTTPAllowedDomains []string
 	// ScriptAnalyticsURL, ScriptElasticURL and ScriptChoreoTokenURL serve callAnalytics,
@@ -94,6 +104,15 @@ type Config struct {
 	// LockoutDuration is how long the lock lasts.
 	LockoutMaxFailures int
 	LockoutDuration    time.Duration
+
+	// RateLimit is requests per minute per client IP on the login endpoints and for failed HTTP
+	// Basic on the management APIs and SCIM, with RateLimitBurst at once (0: no rate limits at
+	// all); RateLimitToken and RateLimitTokenBurst the same for the token, PAR and device
+	// authorization endpoints (0: those not limited).
+	RateLimit           int
+	RateLimitBurst      int
+	RateLimitToken      int
+	RateLimitTokenBurst int
 
 	// SessionIdleTimeout and SessionLifetime bound SSO sessions.
 	SessionIdleTimeout time.Duration
@@ -163,6 +182,7 @@ func (c *Config) settings() []setting {
 		{flag: "admin-password", usage: "password of the bootstrap admin user; empty: generated on first start and written to the data dir", secret: true, bind: str(&c.AdminPassword, "")},
 		{flag: "totp-enroll-in-flow", usage: "users without TOTP enrol (QR code) in a login's totp step; scripts may override with enrolUserInAuthenticationFlow", bind: func(fs *pflag.FlagSet, n, u string) { fs.BoolVar(&c.TOTPEnrollInFlow, n, false, u) }},
 		{flag: "email-templates", usage: "YAML file of sendEmail templates: <templateId>: {subject: …, body: …} with {{placeholders}}", bind: str(&c.EmailTemplates, "")},
+		{flag: "outbound-allow", usage: "comma-separated address ranges outbound requests (SAML metadata URLs, jwks_uri, back-channel logout, SMS provider, scripts' HTTP) may reach besides public addresses: loopback, private, CIDRs or IPs; empty: public addresses only", bind: func(fs *pflag.FlagSet, n, u string) { fs.StringSliceVar(&c.OutboundAllow, n, nil, u) }},
 		{flag: "script-http-allowed-domains", usage: "comma-separated domains scripts' httpGet/httpPost may call (and their subdomains); empty: any", bind: func(fs *pflag.FlagSet, n, u string) { fs.StringSliceVar(&c.ScriptHTTPAllowedDomains, n, nil, u) }},
 		{flag: "script-analytics-url", usage: "base URL of the receiver of scripts' callAnalytics; empty: callAnalytics fails", bind: str(&c.ScriptAnalyticsURL, "")},
 		{flag: "script-elastic-url", usage: "base URL of the Elasticsearch of scripts' callElastic; empty: callElastic fails", bind: str(&c.ScriptElasticURL, "")},
@@ -171,6 +191,10 @@ func (c *Config) settings() []setting {
 		{flag: "signing-key-rotation", usage: "a token signing key is rotated after signing this long (0: never)", bind: dur(&c.SigningKeyRotation, 90*24*time.Hour)},
 		{flag: "lockout-max-failures", usage: "consecutive wrong passwords (login, password grant, HTTP Basic) that lock an account; 0: never lock", bind: num(&c.LockoutMaxFailures, 5)},
 		{flag: "lockout-duration", usage: "how long an account locked for wrong passwords stays locked", bind: dur(&c.LockoutDuration, 5*time.Minute)},
+		{flag: "rate-limit", usage: "requests per minute per client IP on the login endpoints (app-native API, authorization POSTs, login and device forms), and failed HTTP Basic authentications per minute on the management APIs and SCIM; 0: no rate limits at all", bind: num(&c.RateLimit, 60)},
+		{flag: "rate-limit-burst", usage: "requests a client IP may send at once before --rate-limit applies", bind: num(&c.RateLimitBurst, 20)},
+		{flag: "rate-limit-token", usage: "requests per minute per client IP on /oauth2/token, /oauth2/par and /oauth2/device_authorize (relying parties' back ends call them for all their users); 0: not limited", bind: num(&c.RateLimitToken, 600)},
+		{flag: "rate-limit-token-burst", usage: "requests a client IP may send at once before --rate-limit-token applies", bind: num(&c.RateLimitTokenBurst, 100)},
 		{flag: "session-idle-timeout", usage: "an SSO session unused this long ends", bind: dur(&c.SessionIdleTimeout, 30*time.Minute)},
 		{flag: "session-lifetime", usage: "an SSO session ends this long after the login that started it", bind: dur(&c.SessionLifetime, 10*time.Hour)},
 		{flag: "log-format", usage: "log format: text or json", bind: str(&c.LogFormat, "text")},
@@ -272,6 +296,11 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	allow, err := egress.ParseAllow(c.OutboundAllow)
+	if err != nil {
+		return bad("outbound-allow", strings.TrimPrefix(err.Error(), "egress: "))
+	}
+	c.outboundAllow = allow
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
 		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
@@ -313,6 +342,16 @@ func (c *Config) validate() error {
 	}
 	if c.LockoutDuration <= 0 {
 		return bad("lockout-duration", "must be positive")
+	}
+	for flag, v := range map[string]int{"rate-limit": c.RateLimit, "rate-limit-token": c.RateLimitToken} {
+		if v < 0 {
+			return bad(flag, "must not be negative (0 disables)")
+		}
+	}
+	for flag, v := range map[string]int{"rate-limit-burst": c.RateLimitBurst, "rate-limit-token-burst": c.RateLimitTokenBurst} {
+		if v < 1 {
+			return bad(flag, "must be at least 1")
+		}
 	}
 	for flag, port := range map[string]int{"postgres-port": c.PostgresPort, "temporal-port": c.TemporalPort} {
 		if port < 0 || port > 65535 {

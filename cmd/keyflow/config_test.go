@@ -5,8 +5,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 // envOf turns a map into the getenv run takes, so tests never touch the process environment.
@@ -40,6 +43,9 @@ func TestBadConfigExitsTwo(t *testing.T) {
 		{"duration", []string{"migrate"}, map[string]string{"KEYFLOW_SHUTDOWN_TIMEOUT": "soon"}, 2, "\"soon\" is not a valid duration"},
 		{"tls pair", []string{"migrate", "--temporal-tls-key", "/etc/hostname"}, nil, 2, "--temporal-tls-cert and --temporal-tls-key must be given together"},
 		{"trusted proxy", []string{"migrate", "--trusted-proxies", "10.0.0.0/8,proxy.local"}, nil, 2, "--trusted-proxies / KEYFLOW_TRUSTED_PROXIES: \"proxy.local\" is neither an IP nor a CIDR"},
+		{"negative rate limit", []string{"migrate", "--rate-limit", "-1"}, nil, 2, "--rate-limit / KEYFLOW_RATE_LIMIT: must not be negative"},
+		{"zero burst", []string{"migrate"}, map[string]string{"KEYFLOW_RATE_LIMIT_TOKEN_BURST": "0"}, 2, "--rate-limit-token-burst / KEYFLOW_RATE_LIMIT_TOKEN_BURST: must be at least 1"},
+		{"outbound allow", []string{"migrate"}, map[string]string{"KEYFLOW_OUTBOUND_ALLOW": "loopback,intranet"}, 2, "--outbound-allow / KEYFLOW_OUTBOUND_ALLOW: \"intranet\" is neither loopback, private, a CIDR nor an IP address"},
 		{"pprof off loopback", []string{"migrate", "--pprof-addr", "0.0.0.0:6060"}, nil, 2, "--pprof-addr / KEYFLOW_PPROF_ADDR: \"0.0.0.0:6060\" must be a loopback host:port"},
 		{"yaml value", []string{"migrate", "--config", yamlFile}, nil, 2, "--log-format / KEYFLOW_LOG_FORMAT: \"xml\" is not allowed"},
 		{"yaml unknown key", []string{"migrate"}, map[string]string{"KEYFLOW_CONFIG": unknownKey}, 2, "unknown keys in " + unknownKey + ": http-adr"},
@@ -83,5 +89,40 @@ func TestVersion(t *testing.T) {
 	}
 	if !strings.HasPrefix(stdout.String(), "keyflow ") {
 		t.Fatalf("version printed %q", stdout.String())
+	}
+}
+
+// TestOutboundAllow: --outbound-allow (or KEYFLOW_OUTBOUND_ALLOW, or the YAML key) fills the
+// egress policy's allow-list; by default it is empty (public addresses only).
+func TestOutboundAllow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{"default", nil, nil, nil},
+		{"flag", []string{"--outbound-allow", "loopback,10.1.0.0/16"}, nil, []string{"127.0.0.0/8", "::1/128", "10.1.0.0/16"}},
+		{"env", nil, map[string]string{"KEYFLOW_OUTBOUND_ALLOW": "169.254.169.254"}, []string{"169.254.169.254/32"}},
+		{"flag beats env", []string{"--outbound-allow", "loopback"}, map[string]string{"KEYFLOW_OUTBOUND_ALLOW": "private"}, []string{"127.0.0.0/8", "::1/128"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Config
+			fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			c.bindFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.load(fs, envOf(tc.env)); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range c.outboundAllow {
+				got = append(got, p.String())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("allow %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

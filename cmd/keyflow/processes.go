@@ -31,6 +31,7 @@ import (
 	"github.com/keyflow/keyflow/api/oauth2/jwtkeys"
 	"github.com/keyflow/keyflow/api/oauth2/op"
 	"github.com/keyflow/keyflow/api/oidclogout"
+	"github.com/keyflow/keyflow/api/ratelimit"
 	"github.com/keyflow/keyflow/api/saml"
 	"github.com/keyflow/keyflow/api/scim"
 	"github.com/keyflow/keyflow/api/secrets"
@@ -38,6 +39,8 @@ import (
 	"github.com/keyflow/keyflow/api/userstores"
 	"github.com/keyflow/keyflow/api/wsfed"
 	"github.com/keyflow/keyflow/connectors/basic"
+	"github.com/keyflow/keyflow/connectors/egress"
+	"github.com/keyflow/keyflow/connectors/password"
 	"github.com/keyflow/keyflow/flows"
 	"github.com/keyflow/keyflow/flows/backchannel"
 	"github.com/keyflow/keyflow/flows/codec"
@@ -62,12 +65,35 @@ type process struct {
 
 	store    *store.Store
 	temporal client.Client
+	egress   *egress.Policy
+	// gate bounds the process's concurrent argon2id checks (every BasicAuthenticator shares it).
+	gate *password.Gate
+	// pages renders the login pages (set by frontEnds; nil in a worker).
+	pages *ui.Renderer
+	// native is the app-native API (set by frontEnds), whose CORS the rate limiter's refusals
+	// carry.
+	native *authn.Handler
 }
 
 func newProcess(cfg *Config) *process {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &process{cfg: cfg, log: cfg.logger(), registry: reg}
+	return &process{cfg: cfg, log: cfg.logger(), registry: reg, gate: password.NewGate(0)}
+}
+
+// outbound returns the address policy of every outbound request whose URL an administrator or
+// a client supplies (--outbound-allow), built once per process: its clients share one pool.
+func (p *process) outbound() (*egress.Policy, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.egress == nil {
+		pol, err := egress.New(egress.Config{Allow: p.cfg.outboundAllow, Setting: "--outbound-allow"})
+		if err != nil {
+			return nil, &ConfigError{Setting: "--outbound-allow / KEYFLOW_OUTBOUND_ALLOW", Problem: err.Error()}
+		}
+		p.egress = pol
+	}
+	return p.egress, nil
 }
 
 // onStop registers f to run at shutdown; start-up steps running in parallel may call it.
@@ -231,11 +257,17 @@ func (p *process) startWorker(ctx context.Context, sec serverSecrets) error {
 			return fmt.Errorf("worker pepper: %w", err)
 		}
 	}
+	out, err := p.outbound()
+	if err != nil {
+		return err
+	}
 	prov, err := op.New(op.Config{Store: p.store, Keys: keys, Issuer: p.cfg.Issuer, SecretPepper: pepper,
-		Logger: p.log.With("component", "oauth2")})
+		HTTPClient: out.Client(egress.ClientOptions{Timeout: op.JWKSFetchTimeout}),
+		Logger:     p.log.With("component", "oauth2")})
 	if err != nil {
 		return fmt.Errorf("oauth2 provider: %w", err)
 	}
+	p.listenClients(ctx, prov)
 	ender := oidclogout.Ender{Provider: prov, Logger: p.log.With("component", "logout"),
 		Notifier: &backchannel.Starter{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue, Logger: p.log.With("component", "backchannel")}}
 	cfg := workers.Config{
@@ -246,7 +278,10 @@ func (p *process) startWorker(ctx context.Context, sec serverSecrets) error {
 		ScriptStore:    p.store,
 		CookieKey:      cookieKey,
 		Sessions:       &workers.Sessions{Store: p.store, Ended: ender},
+		// Back-channel logout URLs are clients' registered ones: refused addresses fail at once.
+		BackChannelClient: out.Client(egress.ClientOptions{Timeout: backchannel.DefaultAttemptTimeout}),
 		HTTP: &wfhost.HTTPCaller{Logger: p.log.With("component", "script-http"), Secrets: vault,
+			Client:         out.Client(egress.ClientOptions{Timeout: 10 * time.Second}),
 			AllowedDomains: p.cfg.ScriptHTTPAllowedDomains, AnalyticsReceiver: p.cfg.ScriptAnalyticsURL,
 			ElasticReceiver: p.cfg.ScriptElasticURL, ChoreoTokenEndpoint: p.cfg.ScriptChoreoTokenURL},
 	}
@@ -338,12 +373,18 @@ func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("password grant: %w", err)
 	}
+	out, err := p.outbound()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	prov, err := op.New(op.Config{Store: p.store, Keys: keys, Issuer: p.cfg.Issuer, SecretPepper: sec.pepper,
 		TokenEndpoint: p.cfg.BaseURL + oauth2.PathToken, Passwords: passwords, ClaimDialects: p.store,
-		Logger: p.log.With("component", "oauth2")})
+		HTTPClient: out.Client(egress.ClientOptions{Timeout: op.JWKSFetchTimeout}),
+		Logger:     p.log.With("component", "oauth2")})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("oauth2 provider: %w", err)
 	}
+	p.listenClients(ctx, prov)
 	h, err := oauth2.New(oauth2.Config{
 		Provider:              prov,
 		Keys:                  keys,
@@ -357,6 +398,20 @@ func (p *process) oauth2Routes(ctx context.Context, sec serverSecrets) (*oauth2.
 	return h, prov, keys, err
 }
 
+// listenClients keeps prov's cache of OAuth2 clients current with the changes every replica
+// makes (PostgreSQL LISTEN/NOTIFY on a connection of its own) until the process stops.
+func (p *process) listenClients(ctx context.Context, prov *op.Provider) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := p.store.ListenOAuth2Clients(ctx, prov); err != nil {
+			p.log.Error("oauth2 client notifications", "err", err)
+		}
+	}()
+	p.onStop(func(context.Context) { cancel(); <-done })
+}
+
 // frontEnds builds every protocol front-end an api (or serve) process mounts.
 func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Routes, *op.Provider, error) {
 	oidc, prov, keys, err := p.oauth2Routes(ctx, sec)
@@ -367,6 +422,7 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("login pages: %w", err)
 	}
+	p.pages = pages
 	// The SAML IdP starts logins through authn, which answers SAML logins through it.
 	late := &saml.DeferredLogins{}
 	samlKey, err := purposeKey(sec.keks[0], "saml-persistent-id")
@@ -418,6 +474,7 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("app-native authentication: %w", err)
 	}
+	p.native = native
 	late.Target = native
 	users, err := scim.New(scim.Config{Store: p.store, BaseURL: p.cfg.BaseURL, Tokens: scim.OAuth2Tokens{Verifier: prov},
 		Passwords: prov, Logger: p.log.With("component", "scim")})
@@ -447,13 +504,18 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("secret API: %w", err)
 	}
+	out, err := p.outbound()
+	if err != nil {
+		return nil, nil, err
+	}
 	applications, err := apps.New(apps.Config{Store: p.store, Tokens: prov, Keys: keys, Issuer: p.cfg.Issuer,
-		SecretPepper: sec.pepper, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "applications")})
+		SecretPepper: sec.pepper, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "applications"),
+		MetadataClient: out.Client(egress.ClientOptions{Timeout: saml.DefaultMetadataFetchTimeout, FollowRedirects: true})})
 	if err != nil {
 		return nil, nil, fmt.Errorf("application API: %w", err)
 	}
 	registration, err := dcr.New(dcr.Config{Store: p.store, Tokens: prov, Keys: keys, Issuer: p.cfg.Issuer,
-		SecretPepper: sec.pepper, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "dcr")})
+		SecretPepper: sec.pepper, BaseURL: p.cfg.BaseURL, Outbound: out, Logger: p.log.With("component", "dcr")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("dynamic client registration: %w", err)
 	}
@@ -552,6 +614,13 @@ func (p *process) listen() (net.Listener, error) {
 func (p *process) serveHTTP(ctx context.Context, ln net.Listener, routes ...api.Routes) error {
 	cfg, err := p.handler(routes...)
 	if err != nil {
+		return err
+	}
+	var pages ratelimit.Pages
+	if p.pages != nil {
+		pages = p.pages
+	}
+	if cfg.RateLimit, err = p.rateLimits(ctx, pages, p.native); err != nil {
 		return err
 	}
 	h, err := api.New(cfg)

@@ -44,6 +44,9 @@ type Config struct {
 	// HashParams are the argon2id parameters of the dummy hash verified for unknown users; they
 	// should be those new passwords are hashed with. Zero means password.OWASP.
 	HashParams password.Params
+	// Gate bounds concurrent password checks; share one per process (password.NewGate). Nil
+	// means a gate of this authenticator's own, admitting GOMAXPROCS checks at once.
+	Gate *password.Gate
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives failures and locks (never passwords); nil discards.
@@ -85,8 +88,8 @@ type Authenticator struct {
 	now    func() time.Time
 	// dummyHash is verified when there is no real hash, so unknown users cost the same work.
 	dummyHash string
-	// verify is password.Verify; a field so a test can count calls.
-	verify func(pw, encoded string) (bool, error)
+	// verify is the gate's Verify; a field so a test can count calls.
+	verify func(ctx context.Context, pw, encoded string) (bool, error)
 }
 
 var _ connectors.Authenticator = (*Authenticator)(nil)
@@ -106,7 +109,10 @@ func New(cfg Config, deps Deps) (*Authenticator, error) {
 	if cfg.HashParams == (password.Params{}) {
 		cfg.HashParams = password.OWASP
 	}
-	a := &Authenticator{cfg: cfg, deps: deps, log: cfg.Logger, now: cfg.Now, verify: password.Verify,
+	if cfg.Gate == nil {
+		cfg.Gate = password.NewGate(0)
+	}
+	a := &Authenticator{cfg: cfg, deps: deps, log: cfg.Logger, now: cfg.Now, verify: cfg.Gate.Verify,
 		policy: store.LockPolicy{MaxFailures: cfg.MaxFailures, Duration: cfg.LockDuration}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -171,7 +177,10 @@ func (a *Authenticator) Process(ctx context.Context, in connectors.ProcessInput)
 	if found && user.PasswordHash != "" {
 		hash = user.PasswordHash
 	}
-	ok, err := a.verify(pw, hash)
+	ok, err := a.verify(ctx, pw, hash)
+	if err != nil && ctx.Err() != nil {
+		return connectors.Outcome{}, err // gave up waiting for a slot: no verdict
+	}
 	if err != nil {
 		// A corrupt stored hash: the user cannot log in with a password, which is a failure
 		// like any other for the caller, but worth an operator's attention.

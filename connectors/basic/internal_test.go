@@ -48,7 +48,7 @@ func TestSameWorkForUnknownUsers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var hashes []string
-			a.verify = func(pw, encoded string) (bool, error) {
+			a.verify = func(_ context.Context, pw, encoded string) (bool, error) {
 				hashes = append(hashes, encoded)
 				return password.Verify(pw, encoded)
 			}

@@ -29,6 +29,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/keyflow/keyflow/connectors/egress"
 )
 
 // Registered names. Stable: renaming breaks running workflows.
@@ -140,7 +142,8 @@ func (f *Flow) Run(ctx workflow.Context, in Input) (Result, error) {
 // Activities deliver messages.
 type Activities struct {
 	// Client sends the requests; nil means one that follows no redirects (a relying party must
-	// answer the logout itself).
+	// answer the logout itself) and has no address policy. cmd/keyflow passes an egress.Policy
+	// client; an address it refuses is a final failure, not retried.
 	Client *http.Client
 	// AttemptTimeout bounds one attempt, default DefaultAttemptTimeout.
 	AttemptTimeout time.Duration
@@ -184,7 +187,8 @@ func NoRedirectClient() *http.Client {
 var ErrRefused = errors.New("backchannel: relying party refused the message")
 
 // Post sends m once, bounded by timeout: nil on a 2xx answer, an error wrapping ErrRefused when
-// retrying cannot help, another error otherwise. The body is never part of an error.
+// retrying cannot help (a 4xx answer, a bad URL, an address the egress policy refuses), another
+// error otherwise. The body is never part of an error.
 func Post(ctx context.Context, c *http.Client, timeout time.Duration, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -195,6 +199,10 @@ func Post(ctx context.Context, c *http.Client, timeout time.Duration, m Message)
 	req.Header.Set("Content-Type", m.ContentType)
 	resp, err := c.Do(req)
 	if err != nil {
+		if egress.IsRefused(err) {
+			// The outbound address policy refuses the URL: retrying cannot help.
+			return fmt.Errorf("%w: post to %s: %w", ErrRefused, m.RelyingParty, err)
+		}
 		return fmt.Errorf("backchannel: post to %s: %w", m.RelyingParty, err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

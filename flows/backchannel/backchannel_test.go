@@ -1,10 +1,12 @@
 package backchannel_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/keyflow/keyflow/connectors/egress"
 	"github.com/keyflow/keyflow/flows/backchannel"
 )
 
@@ -99,5 +102,59 @@ func TestWorkflow(t *testing.T) {
 		if calls != c.calls || (len(got) == 1) != c.delivered || (c.delivered && got[0] != "logout_token="+c.name) {
 			t.Errorf("%s: %d calls, bodies %q; want %d calls, delivered %v", c.name, calls, got, c.calls, c.delivered)
 		}
+	}
+}
+
+// TestWorkflowRefusedAddress: a back-channel logout URL at an address the egress policy refuses
+// (a private address, the cloud metadata service) is a failed delivery after one attempt, not
+// retried; the relying parties at allowed addresses still get their messages.
+func TestWorkflowRefusedAddress(t *testing.T) {
+	ok := newRP(t)
+	allow, err := egress.ParseAllow([]string{"127.0.0.1/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := egress.New(egress.Config{Allow: allow, Setting: "--outbound-allow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	flow := backchannel.NewFlow(backchannel.Config{Attempts: 5})
+	env.RegisterWorkflowWithOptions(flow.Run, workflow.RegisterOptions{Name: backchannel.WorkflowName})
+	acts := &backchannel.Activities{Client: pol.Client(egress.ClientOptions{Timeout: backchannel.DefaultAttemptTimeout})}
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	var refusal error
+	env.RegisterActivityWithOptions(func(ctx context.Context, m backchannel.Message) error {
+		err := acts.Deliver(ctx, m)
+		mu.Lock()
+		defer mu.Unlock()
+		attempts[m.RelyingParty]++
+		if m.RelyingParty == "private" {
+			refusal = err
+		}
+		return err
+	}, activity.RegisterOptions{Name: backchannel.ActivityDeliver})
+	env.ExecuteWorkflow(backchannel.WorkflowName, backchannel.Input{Messages: []backchannel.Message{
+		msg("private", "http://10.0.0.5/logout"), msg("metadata", "http://169.254.169.254/latest/meta-data/"),
+		msg("ok", ok.srv.URL)}})
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("workflow: completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
+	}
+	var res backchannel.Result
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(res.Failed)
+	if !slices.Equal(res.Delivered, []string{"ok"}) || !slices.Equal(res.Failed, []string{"metadata", "private"}) {
+		t.Errorf("result %+v", res)
+	}
+	if attempts["private"] != 1 || attempts["metadata"] != 1 {
+		t.Errorf("attempts %v: a refused address must not be retried", attempts)
+	}
+	if refusal == nil || !strings.Contains(refusal.Error(), "egress: 10.0.0.5 is a private address") {
+		t.Errorf("refusal %v does not name the address", refusal)
 	}
 }

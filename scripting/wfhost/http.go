@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/keyflow/keyflow/connectors/egress"
 	"github.com/keyflow/keyflow/scripting"
 )
 
@@ -31,7 +32,9 @@ const ActivityHTTPCall = "keyflow.script.HTTPCall"
 // not followed. The zero value is usable.
 type HTTPCaller struct {
 	// Client makes the requests; nil means a client with a 10 s timeout (WSO2's long-wait
-	// default). Its CheckRedirect is ignored: redirects are never followed.
+	// default) and no address policy. Its CheckRedirect is ignored: redirects are never
+	// followed. cmd/keyflow passes an egress.Policy client: AllowedDomains is checked on the
+	// URL first, then the policy on the address dialed; a refused address → onFail at once.
 	Client *http.Client
 	// AllowedDomains restricts the hosts scripts may call: a host matches a domain when it is
 	// the domain or a subdomain of it. Empty allows any host (WSO2's default when
@@ -115,6 +118,10 @@ func (c *HTTPCaller) Call(ctx context.Context, req scripting.HTTPRequest) (scrip
 		resp, err := client.Do(hreq)
 		if err != nil {
 			var ne net.Error
+			if egress.IsRefused(err) {
+				// The outbound address policy refuses the host's address: retrying cannot help.
+				return fail("address refused", "host", u.Hostname(), "error", err)
+			}
 			timedOut = errors.As(err, &ne) && ne.Timeout()
 			log.InfoContext(ctx, "script HTTP call: connection failed", "host", u.Hostname(), "attempt", attempt+1, "error", err)
 			continue

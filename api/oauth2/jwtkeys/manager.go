@@ -72,6 +72,10 @@ type Config struct {
 	// CacheTTL is how long a loaded key set is used before it is reloaded;
 	// default DefaultCacheTTL.
 	CacheTTL time.Duration
+	// VerifiedCacheSize bounds how many verified tokens Verify remembers so
+	// that the same token is not verified again while its key is published;
+	// default DefaultVerifiedCacheSize, negative disables.
+	VerifiedCacheSize int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger; default discards.
@@ -90,6 +94,7 @@ type Manager struct {
 	snap     atomic.Pointer[snapshot]
 	reload   sync.Mutex // held while reloading
 	lastKick atomic.Int64
+	verified verifiedCache
 }
 
 // snapshot is one immutable view of the key set.
@@ -152,6 +157,12 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	m := &Manager{
 		store: cfg.Store, keks: slices.Clone(cfg.KEKs), algs: slices.Clone(cfg.Algorithms),
 		ttl: cfg.CacheTTL, now: cfg.Now, log: cfg.Logger,
+	}
+	switch {
+	case cfg.VerifiedCacheSize == 0:
+		m.verified.max = DefaultVerifiedCacheSize
+	case cfg.VerifiedCacheSize > 0:
+		m.verified.max = cfg.VerifiedCacheSize
 	}
 	if err := m.ensure(ctx); err != nil {
 		return nil, err
@@ -426,7 +437,12 @@ func (m *Manager) Sign(ctx context.Context, alg, typ string, payload []byte) (st
 // header is typ (compared ignoring case and an "application/" prefix, RFC
 // 7515 §4.1.9). It returns the verified payload. Any error means the token
 // cannot be trusted; claims (exp, iss, aud) are the caller's to check.
+// The payload may be shared with other callers: do not modify it.
 func (m *Manager) Verify(ctx context.Context, token, typ string) ([]byte, error) {
+	ck := verifiedKey(token, typ)
+	if v, ok := m.verified.get(ck); ok && m.load(ctx).byKID[v.key.kid] == v.key {
+		return v.payload, nil
+	}
 	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
 	if err != nil {
 		return nil, fmt.Errorf("jwtkeys: verify: %w", err)
@@ -455,6 +471,7 @@ func (m *Manager) Verify(ctx context.Context, token, typ string) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("jwtkeys: verify: %w", err)
 	}
+	m.verified.put(ck, verifiedToken{payload: payload, key: k})
 	return payload, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,4 +234,66 @@ func kidOf(t *testing.T, tok string) string {
 		t.Fatal(err)
 	}
 	return jws.Signatures[0].Protected.KeyID
+}
+
+// A verified token is remembered, but only the exact token: a copy with another
+// signature, or with the same signature over another payload, is verified in full
+// and refused, also after the genuine token was cached.
+func TestVerifyCacheNeverAcceptsAlteredTokens(t *testing.T) {
+	s := storetest.New(t)
+	m := newManager(t, s, newClock())
+	tok, err := m.Sign(t.Context(), jwtkeys.ES256, jwtkeys.TypeAccessToken, []byte(`{"sub":"alice"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := m.Verify(t.Context(), tok, jwtkeys.TypeAccessToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := m.Sign(t.Context(), jwtkeys.ES256, jwtkeys.TypeAccessToken, []byte(`{"sub":"mallory"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, q := strings.Split(tok, "."), strings.Split(other, ".")
+	for name, forged := range map[string]string{
+		"other payload, cached signature": p[0] + "." + q[1] + "." + p[2],
+		"cached payload, other signature": p[0] + "." + p[1] + "." + q[2],
+	} {
+		if _, err := m.Verify(t.Context(), forged, jwtkeys.TypeAccessToken); err == nil {
+			t.Errorf("%s: verified", name)
+		}
+	}
+	if _, err := m.Verify(t.Context(), tok, jwtkeys.TypeJWT); err == nil {
+		t.Error("a cached access token verified as another typ")
+	}
+}
+
+// BenchmarkVerify compares a first verification (a signature check) with a
+// token verified before (a SHA-256 and a map lookup).
+func BenchmarkVerify(b *testing.B) {
+	s := storetest.New(b)
+	for _, cached := range []bool{false, true} {
+		size := -1
+		if cached {
+			size = 0
+		}
+		m, err := jwtkeys.New(b.Context(), jwtkeys.Config{Store: s, KEKs: []jwtkeys.KEK{testKEK}, VerifiedCacheSize: size})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, alg := range []string{jwtkeys.ES256, jwtkeys.RS256, jwtkeys.EdDSA} {
+			b.Run(fmt.Sprintf("%s/cached=%t", alg, cached), func(b *testing.B) {
+				tok, err := m.Sign(b.Context(), alg, jwtkeys.TypeAccessToken, []byte(`{"sub":"alice","exp":4102444800}`))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					if _, err := m.Verify(b.Context(), tok, jwtkeys.TypeAccessToken); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/keyflow/keyflow/connectors/egress"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -260,6 +262,7 @@ type jwksCache struct {
 	ttl    time.Duration
 	client *http.Client
 	now    func() time.Time
+	log    *slog.Logger
 	mu     sync.Mutex
 	sets   map[string]cachedJWKS
 }
@@ -297,6 +300,10 @@ func (j *jwksCache) fetch(ctx context.Context, uri string) (jose.JSONWebKeySet, 
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := j.client.Do(req)
 	if err != nil {
+		if egress.IsRefused(err) && j.log != nil {
+			// The client sees only invalid_client; the operator needs the reason.
+			j.log.WarnContext(ctx, "op: jwks_uri refused by the outbound address policy", "jwks_uri", uri, "error", err)
+		}
 		return jose.JSONWebKeySet{}, fmt.Errorf("jwks_uri: %w", err)
 	}
 	defer resp.Body.Close()

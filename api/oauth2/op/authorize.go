@@ -477,9 +477,10 @@ func defaultResponseMode(rt string) string {
 }
 
 // oidcScopes are the scopes every client of the authorization endpoint may
-// be granted (OpenID Connect Core §5.4), besides its own.
+// be granted (OpenID Connect Core §5.4, and WSO2's groups and roles),
+// besides its own.
 func oidcScopes() []string {
-	return []string{ScopeOpenID, "profile", "email", "phone", "address"}
+	return []string{ScopeOpenID, "profile", "email", "phone", "address", ScopeGroups, ScopeRoles}
 }
 
 // authorizeScope decides the granted scopes: the requested ones the client
@@ -645,9 +646,13 @@ func (p *Provider) CompleteAuthorization(ctx context.Context, req *AuthorizeRequ
 		return fail(ErrLoginRequired("the user is not the one id_token_hint names"))
 	}
 	scope := strings.Join(req.Scopes, " ")
+	claims, err := p.grantClaims(ctx, c, a.Subject, a.Claims, req.Scopes)
+	if err != nil {
+		return Response{}, err
+	}
 	grant := store.OAuth2Grant{
 		ID: randomString(18), ClientID: c.ClientID, Subject: a.Subject, Scope: scope,
-		Claims: p.claims.forOrg(ctx, c.OrgID).userClaims(a.Claims, req.Scopes), ACR: a.ACR, AMR: a.AMR,
+		Claims: claims, ACR: a.ACR, AMR: a.AMR,
 		AuthTime: authTime.UTC().Truncate(time.Second), SessionID: a.SessionID, Nonce: req.Nonce,
 		ExpiresAt: now.Add(p.codeLifetime + c.AccessTokenLifetime),
 	}
@@ -668,7 +673,7 @@ func (p *Provider) CompleteAuthorization(ctx context.Context, req *AuthorizeRequ
 		params.Set("code", code)
 	}
 	if hasComponent(req.ResponseType, ResponseTypeToken) {
-		at, err := p.mintAccessToken(ctx, c, a.Subject, scope)
+		at, err := p.mintToken(ctx, c, grantTokenSpec(grant, scope))
 		if err != nil {
 			return Response{}, err
 		}

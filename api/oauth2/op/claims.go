@@ -50,9 +50,11 @@ func DefaultClaimMappings() map[string]string {
 }
 
 // scopeClaims lists the claims a standard scope requests (OpenID Connect
-// Core §5.4).
+// Core §5.4), and WSO2's groups and roles scopes their claim of the same name.
 func scopeClaims(scope string) []string {
 	switch scope {
+	case ScopeGroups, ScopeRoles:
+		return []string{scope}
 	case "profile":
 		return []string{"name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
 			"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -107,22 +108,40 @@ func (p *Provider) client(ctx context.Context, id string) (store.OAuth2Client, e
 	if c, ok := p.clients.get(id); ok {
 		return c, nil
 	}
+	gen := p.clients.generation()
 	c, err := p.store.OAuth2Client(ctx, id)
 	if err != nil {
 		return store.OAuth2Client{}, err
 	}
-	p.clients.put(c)
+	p.clients.put(c, gen)
 	return c, nil
 }
 
-// clientCache keeps clients read from the store for a short TTL, so that
-// client authentication on the hot path needs no query. Only clients that
-// exist are cached, so its size is bounded by the number of clients.
+// InvalidateClient makes the provider read the client with this id from the store again
+// on its next use: it was changed or deleted. It never blocks on the database.
+// (*store.Store).ListenOAuth2Clients calls it for changes made by any replica.
+func (p *Provider) InvalidateClient(clientID string) { p.clients.invalidate(clientID) }
+
+// InvalidateClients is InvalidateClient for every client (changes may have been missed).
+func (p *Provider) InvalidateClients() { p.clients.flush() }
+
+var _ store.OAuth2ClientCache = (*Provider)(nil)
+
+// clientCache keeps clients read from the store, so that client authentication on the hot
+// path needs no query. Only clients that exist are cached, so its size is bounded by the
+// number of clients. Entries are dropped when the store reports a change (InvalidateClient)
+// and, as a safety net for a missed report, after the TTL.
+//
+// Reads (get) take no lock. A read of the store that was under way when a client was
+// invalidated may return the old client; put drops it, as it does any client read before the
+// latest invalidation (gen), so that an invalidation is never undone by a slow reader.
 type clientCache struct {
 	ttl     time.Duration // negative: disabled
 	now     func() time.Time
-	mu      sync.RWMutex
-	entries map[string]cachedClient
+	entries sync.Map // client id → *cachedClient
+
+	mu  sync.Mutex    // orders put against invalidate and flush
+	gen atomic.Uint64 // incremented by every invalidation, under mu
 }
 
 type cachedClient struct {
@@ -130,26 +149,54 @@ type cachedClient struct {
 	fetched time.Time
 }
 
+func newClientCache(ttl time.Duration, now func() time.Time) *clientCache {
+	return &clientCache{ttl: ttl, now: now}
+}
+
 func (cc *clientCache) get(id string) (store.OAuth2Client, bool) {
 	if cc.ttl < 0 {
 		return store.OAuth2Client{}, false
 	}
-	cc.mu.RLock()
-	e, ok := cc.entries[id]
-	cc.mu.RUnlock()
-	if !ok || cc.now().Sub(e.fetched) >= cc.ttl {
+	v, ok := cc.entries.Load(id)
+	if !ok {
+		return store.OAuth2Client{}, false
+	}
+	e := v.(*cachedClient)
+	if cc.now().Sub(e.fetched) >= cc.ttl {
 		return store.OAuth2Client{}, false
 	}
 	return e.client, true
 }
 
-func (cc *clientCache) put(c store.OAuth2Client) {
+// generation is the invalidation count to pass to put for a client read after this call.
+func (cc *clientCache) generation() uint64 { return cc.gen.Load() }
+
+// put caches c, read from the store after generation returned gen, unless a client was
+// invalidated since: c may then predate the change.
+func (cc *clientCache) put(c store.OAuth2Client, gen uint64) {
 	if cc.ttl < 0 {
 		return
 	}
 	cc.mu.Lock()
-	cc.entries[c.ClientID] = cachedClient{client: c, fetched: cc.now()}
-	cc.mu.Unlock()
+	defer cc.mu.Unlock()
+	if cc.gen.Load() != gen {
+		return
+	}
+	cc.entries.Store(c.ClientID, &cachedClient{client: c, fetched: cc.now()})
+}
+
+func (cc *clientCache) invalidate(id string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.gen.Add(1)
+	cc.entries.Delete(id)
+}
+
+func (cc *clientCache) flush() {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.gen.Add(1)
+	cc.entries.Clear()
 }
 
 // secretHasher hashes client secrets with HMAC-SHA256 keyed by a server

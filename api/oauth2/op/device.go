@@ -160,9 +160,13 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode string, a Authent
 	if authTime.IsZero() {
 		authTime = now
 	}
+	claims, err := p.grantClaims(ctx, c, a.Subject, a.Claims, scopeList(d.Scope))
+	if err != nil {
+		return err
+	}
 	grant := store.OAuth2Grant{
 		ID: randomString(18), ClientID: c.ClientID, Subject: a.Subject, Scope: d.Scope,
-		Claims: p.claims.forOrg(ctx, c.OrgID).userClaims(a.Claims, scopeList(d.Scope)), ACR: a.ACR, AMR: a.AMR,
+		Claims: claims, ACR: a.ACR, AMR: a.AMR,
 		AuthTime: authTime.UTC().Truncate(time.Second), SessionID: a.SessionID,
 		ExpiresAt: d.ExpiresAt.Add(c.AccessTokenLifetime),
 	}

@@ -73,7 +73,8 @@
 //
 // # Data flow of a client_credentials request
 //
-//	ClientCredentials ─▶ client cache (TTL, else one store read)
+//	ClientCredentials ─▶ client cache (else one store read; entries dropped when the
+//	                     store announces a change, see InvalidateClient, or after the TTL)
 //	                  ─▶ HMAC-SHA256(pepper, secret) compared in constant time
 //	TokenRequest      ─▶ grant and scope checks
 //	                  ─▶ JWT: claims (RFC 9068) signed by jwtkeys, no database write

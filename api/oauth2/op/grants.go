@@ -179,7 +179,7 @@ func (p *Provider) refreshToken(ctx context.Context, c store.OAuth2Client, req T
 func (p *Provider) issueFromGrant(ctx context.Context, c store.OAuth2Client, g store.OAuth2Grant, scope string,
 	refreshExp time.Time, issued *store.OAuth2Issued) (TokenResponse, error) {
 	refreshing := !refreshExp.IsZero()
-	at, err := p.mintAccessToken(ctx, c, g.Subject, scope)
+	at, err := p.mintToken(ctx, c, grantTokenSpec(g, scope))
 	if err != nil {
 		return TokenResponse{}, err
 	}

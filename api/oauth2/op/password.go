@@ -82,10 +82,14 @@ func (p *Provider) issueForUser(ctx context.Context, c store.OAuth2Client, u con
 			return TokenResponse{}, ToError(fmt.Errorf("op: claims of %s: %w", u.ID, err))
 		}
 	}
+	claims, err := p.grantClaims(ctx, c, sub, local, scopeList(scope))
+	if err != nil {
+		return TokenResponse{}, err
+	}
 	now := p.now().Truncate(time.Second)
 	grant := store.OAuth2Grant{
 		ID: randomString(18), ClientID: c.ClientID, Subject: sub, Scope: scope,
-		Claims: p.claims.forOrg(ctx, c.OrgID).userClaims(local, scopeList(scope)), AMR: amr, AuthTime: now,
+		Claims: claims, AMR: amr, AuthTime: now,
 		ExpiresAt: now.Add(c.AccessTokenLifetime),
 	}
 	if slices.Contains(c.GrantTypes, GrantRefreshToken) {

@@ -122,8 +122,9 @@ type Config struct {
 	// database. Changing it invalidates every client secret.
 	SecretPepper []byte
 	// ClientCacheTTL is how long a client read from the store is reused;
-	// default DefaultClientCacheTTL, negative disables the cache. A changed
-	// or deleted client takes effect within it.
+	// default DefaultClientCacheTTL, negative disables the cache. A change
+	// takes effect at once where (*store.Store).ListenOAuth2Clients runs for
+	// this provider (it calls InvalidateClient), and within the TTL otherwise.
 	ClientCacheTTL time.Duration
 	// RevocationSyncInterval is how often the revoked-JWT list is refreshed
 	// from the store; default DefaultRevocationSyncInterval. A JWT revoked
@@ -144,7 +145,10 @@ type Config struct {
 	// accepts only the issuer.
 	TokenEndpoint string
 	// HTTPClient fetches clients' jwks_uri documents; default a client with
-	// JWKSFetchTimeout that does not follow redirects.
+	// JWKSFetchTimeout that does not follow redirects and has no address
+	// policy. cmd/keyflow passes an egress.Policy client: a jwks_uri at a
+	// refused address fails client authentication (invalid_client) and is
+	// logged as a warning.
 	HTTPClient *http.Client
 	// JWKSCacheTTL is how long a fetched jwks_uri document is reused;
 	// default DefaultJWKSCacheTTL.
@@ -248,9 +252,9 @@ func New(cfg Config) (*Provider, error) {
 		codeLifetime:  cfg.CodeLifetime,
 		tokenEndpoint: cfg.TokenEndpoint, sealer: newSecretSealer(cfg.SecretPepper), passwords: cfg.Passwords,
 		parLifetime: cfg.PushedRequestLifetime, requirePAR: cfg.RequirePushedAuthorizationRequests,
-		jwks: &jwksCache{ttl: cfg.JWKSCacheTTL, client: cfg.HTTPClient, now: cfg.Now, sets: map[string]cachedJWKS{}},
+		jwks: &jwksCache{ttl: cfg.JWKSCacheTTL, client: cfg.HTTPClient, now: cfg.Now, log: cfg.Logger, sets: map[string]cachedJWKS{}},
 	}
-	p.clients = &clientCache{ttl: cfg.ClientCacheTTL, now: cfg.Now, entries: map[string]cachedClient{}}
+	p.clients = newClientCache(cfg.ClientCacheTTL, cfg.Now)
 	p.revoked = &revocations{store: cfg.Store, interval: cfg.RevocationSyncInterval, now: cfg.Now,
 		log: cfg.Logger, jtis: map[string]time.Time{}}
 	return p, nil

@@ -145,6 +145,10 @@ type accessTokenClaims struct {
 	Scope     string   `json:"scope,omitempty"`
 	// Act is the acting party of a delegated token (RFC 8693 §4.1).
 	Act *actClaim `json:"act,omitempty"`
+	// Groups and Roles are the user's, as in the ID token, when the groups
+	// and roles scopes are granted (memberships.go).
+	Groups []string `json:"groups,omitempty"`
+	Roles  []string `json:"roles,omitempty"`
 }
 
 // actClaim is RFC 8693 §4.1's act: the current actor, the prior ones nested.
@@ -230,6 +234,8 @@ type tokenSpec struct {
 	notAfter time.Time
 	// act is the delegation chain (RFC 8693 §4.1); JWT tokens only.
 	act *actClaim
+	// groups and roles are the user's groups and roles claims; JWT tokens only.
+	groups, roles []string
 }
 
 // mintToken makes an access token in the client's format without storing
@@ -260,6 +266,7 @@ func (p *Provider) mintToken(ctx context.Context, c store.OAuth2Client, spec tok
 			Issuer: p.issuer, Subject: spec.subject, Audience: aud,
 			ExpiresAt: m.exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(),
 			JTI: m.jti, ClientID: c.ClientID, Scope: spec.scope, Act: spec.act,
+			Groups: spec.groups, Roles: spec.roles,
 		})
 		if err != nil {
 			return mintedToken{}, ErrServer(err)
