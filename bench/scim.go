@@ -304,7 +304,7 @@ func storeFilter(ctx context.Context, st *store.Store, orgID string, n int, d ti
 		if _, err := st.ClaimsOfUsers(ctx, ids); err != nil {
 			return err
 		}
-		if _, err := st.GroupsOfUsers(ctx, ids); err != nil {
+		if _, err := st.MembershipsOfUsers(ctx, ids); err != nil {
 			return err
 		}
 		_, err = st.RolesOfUsers(ctx, ids)

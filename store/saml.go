@@ -31,7 +31,8 @@ type SAMLServiceProvider struct {
 	// SLOURL and LogoutResponses to SLOResponseURL (SLOURL when empty), over SLOBinding.
 	SLOURL         string
 	SLOResponseURL string
-	// SLOBinding is SAMLBindingPOST (also when empty) or SAMLBindingRedirect.
+	// SLOBinding is SAMLBindingPOST (also when empty), SAMLBindingRedirect (both through the
+	// browser) or SAMLBindingSOAP (back channel: the IdP posts LogoutRequests to SLOURL itself).
 	SLOBinding string
 	// SigningCertificates are PEM certificates the SP signs its requests with.
 	SigningCertificates []string
@@ -85,6 +86,9 @@ type NewSAMLServiceProvider struct {
 const (
 	SAMLBindingPOST     = "POST"
 	SAMLBindingRedirect = "REDIRECT"
+	// SAMLBindingSOAP is back-channel single logout (saml-bindings §3.2): LogoutRequests go
+	// from the IdP to the SP in a SOAP envelope, not through the browser.
+	SAMLBindingSOAP = "SOAP"
 )
 
 const samlSPColumns = `id, org_id, application_id, entity_id, acs, slo_url, slo_response_url, slo_binding,
@@ -177,10 +181,10 @@ func (q *queries) CreateSAMLServiceProvider(ctx context.Context, nsp NewSAMLServ
 	switch sloBinding {
 	case "":
 		sloBinding = SAMLBindingPOST
-	case SAMLBindingPOST, SAMLBindingRedirect:
+	case SAMLBindingPOST, SAMLBindingRedirect, SAMLBindingSOAP:
 	default:
-		return SAMLServiceProvider{}, fmt.Errorf("store: create saml service provider: single logout binding %q: want %s or %s",
-			sloBinding, SAMLBindingPOST, SAMLBindingRedirect)
+		return SAMLServiceProvider{}, fmt.Errorf("store: create saml service provider: single logout binding %q: want %s, %s or %s",
+			sloBinding, SAMLBindingPOST, SAMLBindingRedirect, SAMLBindingSOAP)
 	}
 	var out SAMLServiceProvider
 	err = q.atomic(ctx, func(q *queries) error {

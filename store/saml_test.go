@@ -88,6 +88,27 @@ func TestSAMLServiceProvider(t *testing.T) {
 	if _, err := s.SAMLServiceProviderByEntityID(t.Context(), org.ID, "urn:nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown entity: %v", err)
 	}
+
+	// Single logout bindings: SOAP (back channel) is stored and read back; others are refused.
+	for _, b := range []string{store.SAMLBindingSOAP, store.SAMLBindingRedirect, "ARTIFACT"} {
+		t.Run("slo binding "+b, func(t *testing.T) {
+			sp := in
+			sp.ApplicationID, sp.EntityID, sp.SLOBinding = newSAMLApp(t, s, org.ID, "slo-"+b).ID, "urn:slo:"+b, b
+			got, err := s.CreateSAMLServiceProvider(t.Context(), store.NewSAMLServiceProvider{SAMLServiceProvider: sp})
+			if b == "ARTIFACT" {
+				if err == nil {
+					t.Error("accepted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if read, err := s.SAMLServiceProviderByEntityID(t.Context(), org.ID, sp.EntityID); err != nil || read.SLOBinding != b || got.SLOBinding != b {
+				t.Errorf("read back %q, %v", read.SLOBinding, err)
+			}
+		})
+	}
 	if err := s.DeleteSAMLServiceProvider(t.Context(), created.ID, store.Actor{}); err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,8 @@ type accounts struct {
 	identifierClaims []string
 	// hashing are the argon2id parameters of updated passwords.
 	hashing password.Params
+	// gate bounds concurrent argon2id work.
+	gate *password.Gate
 }
 
 var (
@@ -208,7 +210,7 @@ func (a *accounts) UpdatePassword(ctx context.Context, u *connectors.User, pw st
 	if err := a.checkPolicy(ctx, u, pw); err != nil {
 		return fmt.Errorf("update password: %w", err)
 	}
-	hash, err := password.Hash(pw, a.hashing)
+	hash, err := a.gate.Hash(ctx, pw, a.hashing)
 	if err != nil {
 		return fmt.Errorf("update password: %w", err)
 	}
@@ -234,7 +236,9 @@ func (a *accounts) checkPolicy(ctx context.Context, u *connectors.User, pw strin
 	if err != nil || !found {
 		return err
 	}
-	return pc.CheckPassword(ctx, org.ID, u.ID, pw, password.Verify)
+	return pc.CheckPassword(ctx, org.ID, u.ID, pw, func(pw, hash string) (bool, error) {
+		return a.gate.Verify(ctx, pw, hash)
+	})
 }
 
 // Library returns a tenant's script library. WSO2 scripts write require('lib.js') for a library

@@ -49,6 +49,9 @@ type Config struct {
 	// Maintenance, when set, registers the housekeeping workflow (start it with
 	// maintenance.Ensure once the worker runs).
 	Maintenance *maintenance.Activities
+	// PasswordGate bounds the argon2id work of scripts' updateUserPassword (hashing and the
+	// password-history check); share the process's one. Nil: a gate of the worker's own.
+	PasswordGate *password.Gate
 	// BackChannelClient posts back-channel logout messages; nil means backchannel's default
 	// (no redirects, no address policy). cmd/keyflow passes an egress.Policy client.
 	BackChannelClient *http.Client
@@ -93,7 +96,11 @@ func scriptActivities(cfg Config) (*wfhost.Activities, error) {
 	dir := directory{users: cfg.Users}
 	acts := &wfhost.Activities{Directory: dir, HTTP: cfg.HTTP, Sessions: cfg.Sessions}
 	if cfg.ScriptStore != nil {
-		acc := &accounts{st: cfg.ScriptStore, identifierClaims: cfg.LoginIdentifierClaims, hashing: password.OWASP}
+		gate := cfg.PasswordGate
+		if gate == nil {
+			gate = password.NewGate(0)
+		}
+		acc := &accounts{st: cfg.ScriptStore, identifierClaims: cfg.LoginIdentifierClaims, hashing: password.OWASP, gate: gate}
 		acts.Accounts, acts.Libraries = acc, acc
 	}
 	if len(cfg.CookieKey) > 0 {

@@ -162,6 +162,7 @@ func (h *Handler) Register(r gin.IRouter) {
 	g.GET("/:id/inbound-protocols/passive-sts", a.Need(ScopeView, bearer.Admin), h.getPassiveSTS)
 	g.PUT("/:id/inbound-protocols/passive-sts", a.Need(ScopeUpdate, bearer.Admin), h.putPassiveSTS)
 	g.DELETE("/:id/inbound-protocols/passive-sts", a.Need(ScopeDelete, bearer.Admin), h.deletePassiveSTS)
+	h.registerAuthorizedAPIs(g)
 }
 
 // Error is WSO2's REST API error body.

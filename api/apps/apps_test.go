@@ -520,6 +520,20 @@ func TestSAMLInbound(t *testing.T) {
 	if _, _, body := e.call(t, http.MethodGet, path, "admin", ""); !strings.Contains(body, `"logoutMethod":"FRONTCHANNEL_HTTP_REDIRECT"`) {
 		t.Errorf("logout method not read back: %s", body)
 	}
+	// Without logoutMethod, WSO2's default: BACKCHANNEL (SOAP), stored and read back.
+	for _, method := range []string{``, `, "logoutMethod": "BACKCHANNEL"`} {
+		soap := `{"manualConfiguration": {"issuer": "wiki-manual", "assertionConsumerUrls": ["https://wiki.example.org/acs1"],
+			"singleLogoutProfile": {"enabled": true, "logoutRequestUrl": "https://wiki.example.org/soap"` + method + `}}}`
+		if status, _, body := e.call(t, http.MethodPut, path, "admin", soap); status != http.StatusOK {
+			t.Fatalf("put back-channel %q: %d %s", method, status, body)
+		}
+		if sp, err := e.s.SAMLServiceProviderByApplication(t.Context(), id); err != nil || sp.SLOBinding != store.SAMLBindingSOAP {
+			t.Fatalf("stored back-channel %q: %+v %v", method, sp, err)
+		}
+		if _, _, body := e.call(t, http.MethodGet, path, "admin", ""); !strings.Contains(body, `"logoutMethod":"BACKCHANNEL"`) {
+			t.Errorf("back-channel %q not read back: %s", method, body)
+		}
+	}
 
 	// From a metadata URL.
 	md := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -544,7 +558,7 @@ func TestSAMLInbound(t *testing.T) {
 		{"default not listed", `{"manualConfiguration": {"issuer": "x", "assertionConsumerUrls": ["https://x.example/acs"], "defaultAssertionConsumerUrl": "https://y.example/acs"}}`},
 		{"signature validation without certificate", `{"manualConfiguration": {"issuer": "x", "assertionConsumerUrls": ["https://x.example/acs"], "requestValidation": {"enableSignatureValidation": true}}}`},
 		{"unreachable URL", `{"metadataURL": "` + md.URL + `/nowhere` + `"}`},
-		{"SOAP logout", `{"manualConfiguration": {"issuer": "x", "assertionConsumerUrls": ["https://x.example/acs"], "singleLogoutProfile": {"enabled": true, "logoutRequestUrl": "https://x.example/slo", "logoutMethod": "BACKCHANNEL"}}}`},
+		{"unknown logout method", `{"manualConfiguration": {"issuer": "x", "assertionConsumerUrls": ["https://x.example/acs"], "singleLogoutProfile": {"enabled": true, "logoutRequestUrl": "https://x.example/slo", "logoutMethod": "SOAP"}}}`},
 	}
 	md.Config.Handler = http.NotFoundHandler()
 	for _, c := range cases {

@@ -58,8 +58,9 @@ type sloProfile struct {
 	Enabled           bool   `json:"enabled"`
 	LogoutRequestURL  string `json:"logoutRequestUrl,omitempty"`
 	LogoutResponseURL string `json:"logoutResponseUrl,omitempty"`
-	// LogoutMethod is WSO2's FRONTCHANNEL_HTTP_POST or FRONTCHANNEL_HTTP_REDIRECT (BACKCHANNEL,
-	// SOAP to the SP, is not offered).
+	// LogoutMethod is WSO2's BACKCHANNEL (SOAP from the IdP to the SP; WSO2's default, so
+	// also when omitted), FRONTCHANNEL_HTTP_POST or FRONTCHANNEL_HTTP_REDIRECT (through the
+	// browser).
 	LogoutMethod string `json:"logoutMethod,omitempty"`
 }
 
@@ -157,14 +158,15 @@ func manualProvider(m samlProvider) (store.SAMLServiceProvider, error) {
 	if l := m.SingleLogoutProfile; l != nil && l.Enabled {
 		sp.SLOURL, sp.SLOResponseURL = l.LogoutRequestURL, l.LogoutResponseURL
 		switch l.LogoutMethod {
-		case "", logoutFrontChannelPOST:
+		case "", logoutBackChannel:
+			// WSO2's default (a service provider without doFrontChannelLogout): SOAP.
+			sp.SLOBinding = store.SAMLBindingSOAP
+		case logoutFrontChannelPOST:
 			sp.SLOBinding = store.SAMLBindingPOST
 		case logoutFrontChannelRedirect:
 			sp.SLOBinding = store.SAMLBindingRedirect
-		case logoutBackChannel:
-			return store.SAMLServiceProvider{}, badRequest("singleLogoutProfile.logoutMethod BACKCHANNEL (SOAP) is not supported: use FRONTCHANNEL_HTTP_POST or FRONTCHANNEL_HTTP_REDIRECT.")
 		default:
-			return store.SAMLServiceProvider{}, badRequest("singleLogoutProfile.logoutMethod %q is not one of FRONTCHANNEL_HTTP_POST, FRONTCHANNEL_HTTP_REDIRECT.", l.LogoutMethod)
+			return store.SAMLServiceProvider{}, badRequest("singleLogoutProfile.logoutMethod %q is not one of BACKCHANNEL, FRONTCHANNEL_HTTP_POST, FRONTCHANNEL_HTTP_REDIRECT.", l.LogoutMethod)
 		}
 	}
 	if v := m.RequestValidation; v != nil && v.EnableSignatureValidation {
@@ -190,8 +192,11 @@ func viewSAML(sp store.SAMLServiceProvider) samlProvider {
 		Assertion: &assertionConfig{NameIDFormat: sp.NameIDFormat, Audiences: sp.Audiences, DigestAlgorithm: sp.DigestAlgorithm,
 			Encryption: &encryptionConfig{sp.EncryptAssertion, sp.EncryptionAlgorithm, sp.KeyTransportAlgorithm}}}
 	method := logoutFrontChannelPOST
-	if sp.SLOBinding == store.SAMLBindingRedirect {
+	switch sp.SLOBinding {
+	case store.SAMLBindingRedirect:
 		method = logoutFrontChannelRedirect
+	case store.SAMLBindingSOAP:
+		method = logoutBackChannel
 	}
 	out.SingleLogoutProfile = &sloProfile{sp.SLOURL != "", sp.SLOURL, sp.SLOResponseURL, method}
 	out.RequestValidation = &requestValidation{sp.RequireSignedRequests}

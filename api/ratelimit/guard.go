@@ -178,7 +178,7 @@ func (g *Guard) Handler() gin.HandlerFunc {
 		}
 		l := g.limiters[r.Class]
 		key := Key(c.ClientIP())
-		if !r.BasicFailures {
+		if !r.BasicFailures && !r.Failures {
 			if d := l.Allow(key); !d.Allowed {
 				g.refuse(c, r, key, d)
 				return
@@ -186,22 +186,36 @@ func (g *Guard) Handler() gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		scheme, _, _ := strings.Cut(c.GetHeader("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Basic") {
-			c.Next()
-			return
+		if r.BasicFailures {
+			scheme, _, _ := strings.Cut(c.GetHeader("Authorization"), " ")
+			if !strings.EqualFold(scheme, "Basic") {
+				c.Next()
+				return
+			}
 		}
 		if d := l.Check(key); !d.Allowed {
 			g.refuse(c, r, key, d)
 			return
 		}
 		c.Next()
-		if c.Writer.Status() == http.StatusUnauthorized {
+		if failed(c, r) {
 			// Concurrent failures may all pass Check before any is charged: the overshoot is
 			// bounded by the client's concurrency.
 			l.Allow(key)
 		}
 	}
+}
+
+// failed reports whether a request of a failure-counting rule is charged to its client.
+func failed(c *gin.Context, r *Rule) bool {
+	status := c.Writer.Status()
+	if r.BasicFailures {
+		return status == http.StatusUnauthorized
+	}
+	if status != http.StatusBadRequest && status != http.StatusUnauthorized {
+		return false
+	}
+	return status == http.StatusUnauthorized || formValue(c, "grant_type") != op.GrantDeviceCode
 }
 
 // Key is the bucket key of a client address: an IPv4 address as is, an IPv6 address by its

@@ -54,8 +54,10 @@ func (l *logBuffer) String() string {
 // SCIM and a management API on a fresh database, behind a Guard whose clock does not move:
 // no bucket refills during a test.
 type server struct {
-	url  string
-	logs *logBuffer
+	url   string
+	logs  *logBuffer
+	prov  *op.Provider
+	orgID string // the root organization's
 }
 
 // newServer starts the edge; trusted are its trusted proxies, limits the Guard's.
@@ -63,7 +65,8 @@ func newServer(t *testing.T, trusted []string, limits map[ratelimit.Class]rateli
 	t.Helper()
 	ctx := t.Context()
 	s := storetest.New(t)
-	if _, err := s.EnsureRootOrganization(ctx); err != nil {
+	root, err := s.EnsureRootOrganization(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var edge http.Handler
@@ -122,7 +125,7 @@ func newServer(t *testing.T, trusted []string, limits map[ratelimit.Class]rateli
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &server{url: srv.URL, logs: logs}
+	return &server{url: srv.URL, logs: logs, prov: prov, orgID: root.ID}
 }
 
 type response struct {
@@ -230,6 +233,40 @@ func TestOAuth2EndpointsOverLimit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Relying parties' back ends exchange codes and refresh tokens for all their users from a few
+// addresses: at the token endpoint successful requests cost nothing, refused ones spend the
+// budget, and once it is spent every request of that client address waits.
+func TestTokenEndpointCountsFailures(t *testing.T) {
+	s := newServer(t, nil, allTight())
+	c, secret, err := s.prov.CreateClient(t.Context(), op.NewClient{OrgID: s.orgID, Name: "backend",
+		GrantTypes: []string{op.GrantClientCredentials}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {secret}}
+	for i := range 3 * tight.Burst {
+		if r := s.form(t, "/oauth2/token", good, nil); r.status != http.StatusOK {
+			t.Fatalf("token request %d with the right secret: %d %s", i+1, r.status, r.body)
+		}
+	}
+	// A device polling before the user approved gets 400 authorization_pending: not charged.
+	poll := url.Values{"grant_type": {op.GrantDeviceCode}, "device_code": {"unknown"}, "client_id": {c.ClientID},
+		"client_secret": {secret}}
+	for i := range 3 * tight.Burst {
+		if r := s.form(t, "/oauth2/token", poll, nil); r.status == http.StatusTooManyRequests {
+			t.Fatalf("device poll %d refused: %s", i+1, r.body)
+		}
+	}
+	bad := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {"wrong"}}
+	for i := range tight.Burst {
+		if r := s.form(t, "/oauth2/token", bad, nil); r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong secret %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	expectRefused(t, "wrong secret over the budget", s.form(t, "/oauth2/token", bad, nil), "application/json")
+	expectRefused(t, "right secret after the budget is spent", s.form(t, "/oauth2/token", good, nil), "application/json")
 }
 
 // spaOrigin is a browser app allowed to call the app-native API (CORS).

@@ -14,7 +14,8 @@ const (
 	Login Class = "login"
 	// Token: the client-facing OAuth2 endpoints that authenticate clients and, for the password
 	// grant, users. Relying parties' back ends call them for all their users from a few
-	// addresses, so this class gets a larger budget.
+	// addresses, so only refused requests count at the token endpoint and PAR (Failures), and
+	// the class gets a larger budget.
 	Token Class = "token"
 	// Basic: failed HTTP Basic authentications on the management APIs and SCIM (every one
 	// costs an argon2id check); successful ones are not counted.
@@ -56,6 +57,11 @@ type Rule struct {
 	// BasicFailures counts only requests with HTTP Basic credentials that were answered 401;
 	// before the handler runs such a request is refused only when the budget is already spent.
 	BasicFailures bool
+	// Failures counts only requests answered 400 or 401 (a wrong client credential, code,
+	// refresh token or password), except device_code polls, whose authorization_pending answers
+	// are 400 by design (RFC 8628 §3.5) and are paced by the grant itself; as with
+	// BasicFailures, a request is refused only when the budget is already spent.
+	Failures bool
 }
 
 // DefaultRules are the endpoints that spend credentials or send messages. Not limited, on
@@ -80,8 +86,8 @@ func DefaultRules() []Rule {
 	}
 	return append(rules,
 		Rule{Method: http.MethodPost, Route: "/authenticationendpoint/login", Class: Login, Format: Page},
-		Rule{Method: http.MethodPost, Route: "/oauth2/token", Class: Token, Format: OAuth2},
-		Rule{Method: http.MethodPost, Route: "/oauth2/par", Class: Token, Format: OAuth2},
+		Rule{Method: http.MethodPost, Route: "/oauth2/token", Class: Token, Format: OAuth2, Failures: true},
+		Rule{Method: http.MethodPost, Route: "/oauth2/par", Class: Token, Format: OAuth2, Failures: true},
 		Rule{Method: http.MethodPost, Route: "/oauth2/device_authorize", Class: Token, Format: OAuth2},
 		Rule{Prefix: true, Route: "/o/:org/scim2/", Class: Basic, Format: SCIM, BasicFailures: true},
 		Rule{Prefix: true, Route: "/api/", Class: Basic, Format: REST, BasicFailures: true},

@@ -13,7 +13,9 @@
 //	                         also the SingleLogoutService: a LogoutRequest or LogoutResponse
 //	                         over HTTP-Redirect, and ?slo=true (WSO2's IdP-initiated logout)
 //	POST /samlsso            AuthnRequest, LogoutRequest or LogoutResponse over HTTP-POST
-//	GET  /samlsso/logout     IdP-initiated single logout [?spEntityID=…&returnTo=…]
+//	GET  /samlsso/logout     IdP-initiated single logout [?spEntityID=…&returnTo=…], or
+//	                         ?logout={id}: one WS-Federation sign-out prepared
+//	                         (FrontChannelLogout)
 //	POST /samlartresolve     ArtifactResolve over SOAP → signed ArtifactResponse
 //
 // How a request flows:
@@ -52,14 +54,26 @@
 // session of the browser's commonAuthId cookie, or, signed only, the one its SessionIndex
 // names (SessionIndex is the session id; the NameID must be the one the SP was issued, kept in
 // the session participant's RPSession). Config.Ended (*oidclogout.Handler) then logs the OIDC
-// relying parties out (tokens, back-channel, front-channel iframes on the next page); the other
-// SAML participants get signed LogoutRequests one after the other through the browser, over the
-// binding their single logout service takes (HTTP-POST with an enveloped signature, or
-// HTTP-Redirect, DEFLATEd with a query-string signature; store.SAMLServiceProvider.SLOBinding),
+// relying parties out (tokens, back-channel, front-channel iframes on the next page) and, wired
+// as Enders{oidcLogout, wsfed.Cleanup{…}}, loads the WS-Federation relying parties'
+// wsignoutcleanup1.0 URLs in frames too. SAML participants whose single logout service takes
+// SOAP (WSO2's logoutMethod BACKCHANNEL, its default) get their signed LogoutRequests over the
+// back channel at once, through Config.BackChannel (backchannel.Starter: a durable Temporal
+// workflow that checks each SP's LogoutResponse; backchannel.go says why the initiator does not
+// wait for it). The other SAML participants get signed LogoutRequests one after the other
+// through the browser, over the binding their single logout service takes (HTTP-POST with an
+// enveloped signature, or HTTP-Redirect, DEFLATEd with a query-string signature;
+// store.SAMLServiceProvider.SLOBinding),
 // progress in store.SAMLLogout keyed by the pending request's ID, which the
 // LogoutResponse's InResponseTo must name. The initiator gets a signed LogoutResponse:
 // Success, or Success/PartialLogout when a participant failed or never answered (a browser
 // that comes back to /samlsso/logout skips it, by the kf_saml_slo cookie).
+//
+// Handler.SessionEnded and Handler.FrontChannelLogout are the other direction: for a session
+// ended elsewhere (api/wsfed's wsignout1.0, wired with Config.Ended = Enders{oidcLogout,
+// samlHandler} and Config.SAML = samlHandler) the first sends the back-channel LogoutRequests,
+// the second saves a logout of the front-channel SPs that the browser then walks from
+// PathLogout?logout={id}, as in IdP-initiated logout, ending at the caller's return URL.
 //
 // crewjam/saml provides the protocol pieces (parsing, signature verification, the XML
 // schema types, XML-Enc); goxmldsig signs. WS-Federation is api/wsfed's; it signs with this

@@ -60,6 +60,9 @@ type Store interface {
 	KeyStore
 	// OrganizationByHandle resolves a tenant domain (store.ErrNotFound when unknown).
 	OrganizationByHandle(ctx context.Context, handle string) (store.Organization, error)
+	// OrganizationByID returns an organization (store.ErrNotFound when unknown): the tenant of
+	// a session another protocol ended (Handler.SessionEnded).
+	OrganizationByID(ctx context.Context, id string) (store.Organization, error)
 	// SAMLServiceProviderByEntityID finds a service provider of an organization.
 	SAMLServiceProviderByEntityID(ctx context.Context, orgID, entityID string) (store.SAMLServiceProvider, error)
 	// Application returns the application a service provider belongs to.
@@ -156,7 +159,14 @@ type Config struct {
 	ClockSkew time.Duration
 	// Ended, when set, logs the OIDC relying parties of a session single logout ended out
 	// (cross-protocol logout); without it only SAML service providers are told.
+	//
+	// To log the session's WS-Federation relying parties out too (wsignoutcleanup1.0 frames),
+	// pass Enders{oidcLogout, wsfed.Cleanup{…}}.
 	Ended SessionEnder
+	// BackChannel delivers LogoutRequests to participants whose single logout service takes
+	// the SOAP binding (backchannel.go); without it they cannot be logged out and count as
+	// failed (PartialLogout).
+	BackChannel BackChannel
 	// CookieName is the SSO session cookie; default "commonAuthId" (authn.SessionCookie).
 	CookieName string
 	// LogoutLifetime bounds a single logout's propagation; default DefaultLogoutLifetime.

@@ -54,6 +54,10 @@ const logoutCookie = "kf_saml_slo"
 // statusPartialLogout is saml-core §3.2.2.2's PartialLogout second-level status.
 const statusPartialLogout = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout"
 
+// paramLogout names a logout prepared by FrontChannelLogout (its store id: random, and only
+// good for walking the browser through the SPs of a session that has already ended).
+const paramLogout = "logout"
+
 // paramReturnTo is where IdP-initiated logout ends (WSO2's name); it must be a registered URL
 // of spEntityID.
 const paramReturnTo = "returnTo"
@@ -348,6 +352,11 @@ func (h *Handler) endAndPropagate(c *gin.Context, t tenant, target store.SSOSess
 		}
 		st.Pending = append(st.Pending, logoutTarget{EntityID: p.RelyingParty, NameID: issued})
 	}
+	// Back-channel (SOAP) participants are told at once, through Config.BackChannel; the
+	// browser visits the others.
+	var failed []string
+	st.Pending, failed = h.backChannelLogout(ctx, t, st.SessionID, st.Pending)
+	st.Failed = append(st.Failed, failed...)
 	h.nextLogoutStep(c, t, store.SAMLLogout{OrgID: t.org.ID}, st)
 }
 
@@ -369,6 +378,12 @@ func (h *Handler) nextLogoutStep(c *gin.Context, t tenant, l store.SAMLLogout, s
 		}
 		if !httpURL(sp.SLOURL) {
 			continue // no single logout service: nothing to propagate to
+		}
+		if sp.SLOBinding == store.SAMLBindingSOAP {
+			// Switched to the back channel while this logout was under way.
+			_, failed := h.backChannelLogout(ctx, t, st.SessionID, []logoutTarget{tgt})
+			st.Failed = append(st.Failed, failed...)
+			continue
 		}
 		id := h.cfg.NewID()
 		lr := h.logoutRequest(t, sp, tgt, id, st.SessionID)
@@ -681,7 +696,12 @@ func (h *Handler) Logout(c *gin.Context) {
 
 func (h *Handler) idpLogout(c *gin.Context, t tenant) {
 	ctx := c.Request.Context()
-	if id, err := c.Cookie(logoutCookie); err == nil && id != "" {
+	id, err := c.Cookie(logoutCookie)
+	if p := c.Query(paramLogout); p != "" {
+		// A logout another protocol prepared (FrontChannelLogout) starts here.
+		id, err = p, nil
+	}
+	if err == nil && id != "" {
 		l, err := h.cfg.Store.TakeSAMLLogout(ctx, id, t.org.ID, h.cfg.Now())
 		switch {
 		case err == nil:

@@ -54,7 +54,9 @@ func ParseSPMetadata(data []byte) (store.SAMLServiceProvider, error) {
 		sp.ACS = append(sp.ACS, store.SAMLEndpoint{URL: e.Location, Binding: e.Binding, Index: e.Index,
 			Default: e.IsDefault != nil && *e.IsDefault})
 	}
-	// The single logout service: HTTP-POST when the SP offers it, else HTTP-Redirect.
+	// The single logout service: HTTP-POST when the SP offers it, else HTTP-Redirect, else
+	// SOAP (back channel; saml-bindings §3.2).
+	rank := map[string]int{store.SAMLBindingPOST: 3, store.SAMLBindingRedirect: 2, store.SAMLBindingSOAP: 1}
 	for _, e := range d.SingleLogoutServices {
 		var binding string
 		switch e.Binding {
@@ -62,10 +64,12 @@ func ParseSPMetadata(data []byte) (store.SAMLServiceProvider, error) {
 			binding = store.SAMLBindingPOST
 		case crewjam.HTTPRedirectBinding:
 			binding = store.SAMLBindingRedirect
+		case crewjam.SOAPBinding:
+			binding = store.SAMLBindingSOAP
 		default:
-			continue // SOAP and others: not used
+			continue // others (HTTP-Artifact, PAOS): not used
 		}
-		if sp.SLOURL == "" || (binding == store.SAMLBindingPOST && sp.SLOBinding != store.SAMLBindingPOST) {
+		if sp.SLOURL == "" || rank[binding] > rank[sp.SLOBinding] {
 			sp.SLOURL, sp.SLOResponseURL, sp.SLOBinding = e.Location, e.ResponseLocation, binding
 		}
 	}
@@ -223,8 +227,11 @@ func entityDescriptor(sp store.SAMLServiceProvider) (*crewjam.EntityDescriptor, 
 	}
 	if httpURL(sp.SLOURL) {
 		binding := crewjam.HTTPPostBinding
-		if sp.SLOBinding == store.SAMLBindingRedirect {
+		switch sp.SLOBinding {
+		case store.SAMLBindingRedirect:
 			binding = crewjam.HTTPRedirectBinding
+		case store.SAMLBindingSOAP:
+			binding = crewjam.SOAPBinding
 		}
 		d.SingleLogoutServices = []crewjam.Endpoint{{Binding: binding, Location: sp.SLOURL,
 			ResponseLocation: sp.SLOResponseURL}}

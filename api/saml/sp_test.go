@@ -10,6 +10,8 @@ import (
 	"time"
 
 	crewjam "github.com/crewjam/saml"
+
+	"github.com/keyflow/keyflow/store"
 )
 
 func spMetadata(t *testing.T) string {
@@ -42,6 +44,26 @@ func TestParseSPMetadata(t *testing.T) {
 	}
 	if acs, ok := defaultACS(sp); !ok || acs.URL != "https://sp.example.org/acs/default" {
 		t.Errorf("default ACS = %+v", acs)
+	}
+	// Single logout services: a browser binding is preferred; SOAP alone means the back
+	// channel, which the SP's descriptor then lists.
+	redirect := `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example.org/slo"/>`
+	soap := `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="https://sp.example.org/soap"/>`
+	for _, c := range []struct{ name, services, url, binding string }{
+		{"redirect", redirect, "https://sp.example.org/slo", store.SAMLBindingRedirect},
+		{"SOAP then redirect", soap + redirect, "https://sp.example.org/slo", store.SAMLBindingRedirect},
+		{"SOAP only", soap, "https://sp.example.org/soap", store.SAMLBindingSOAP},
+	} {
+		got, err := ParseSPMetadata([]byte(strings.Replace(spMetadata(t), redirect, c.services, 1)))
+		if err != nil || got.SLOURL != c.url || got.SLOBinding != c.binding {
+			t.Errorf("%s: SLO %q %q, %v", c.name, got.SLOURL, got.SLOBinding, err)
+			continue
+		}
+		ed, err := entityDescriptor(got)
+		if err != nil || len(ed.SPSSODescriptors[0].SingleLogoutServices) != 1 ||
+			(c.binding == store.SAMLBindingSOAP) != (ed.SPSSODescriptors[0].SingleLogoutServices[0].Binding == crewjam.SOAPBinding) {
+			t.Errorf("%s: descriptor %+v, %v", c.name, ed, err)
+		}
 	}
 
 	bad := []struct{ name, doc string }{

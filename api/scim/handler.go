@@ -67,6 +67,9 @@ type Config struct {
 	// PasswordParams are argon2id's parameters for new password hashes
 	// (zero: password.OWASP).
 	PasswordParams password.Params
+	// PasswordGate bounds concurrent argon2id work (hashing, password-history checks); share
+	// the process's one. Nil: a gate of this handler's own.
+	PasswordGate *password.Gate
 	// Tokens verifies bearer tokens; nil refuses them (HTTP Basic only).
 	Tokens TokenVerifier
 	// Passwords checks HTTP Basic credentials as a login does (*op.Provider.CheckPassword, with
@@ -125,6 +128,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.PasswordParams == (password.Params{}) {
 		cfg.PasswordParams = password.OWASP
 	}
+	if cfg.PasswordGate == nil {
+		cfg.PasswordGate = password.NewGate(0)
+	}
 	cfg.MaxCount = cmp.Or(cfg.MaxCount, DefaultMaxCount)
 	cfg.DefaultCount = cmp.Or(cfg.DefaultCount, min(DefaultCount, cfg.MaxCount))
 	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
@@ -137,7 +143,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{cfg: cfg, log: cfg.Logger, user: userResource(), group: groupResource(), role: roleResource()}
 	h.scope = claimScope(h.user)
 	if h.cfg.Passwords == nil {
-		auth, err := basicauth.New(basicauth.Config{HashParams: cfg.PasswordParams, Logger: cfg.Logger},
+		auth, err := basicauth.New(basicauth.Config{HashParams: cfg.PasswordParams, Gate: cfg.PasswordGate, Logger: cfg.Logger},
 			basicauth.Deps{Users: cfg.Store, Organizations: cfg.Store})
 		if err != nil {
 			return nil, fmt.Errorf("scim: %w", err)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/keyflow/keyflow/connectors/password"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -248,18 +247,20 @@ func (h *Handler) checkPolicy(ctx context.Context, q passwordChecker, orgID, use
 	if pw == "" {
 		return nil
 	}
-	err := q.CheckPassword(ctx, orgID, userID, pw, password.Verify)
+	err := q.CheckPassword(ctx, orgID, userID, pw, func(pw, hash string) (bool, error) {
+		return h.cfg.PasswordGate.Verify(ctx, pw, hash)
+	})
 	if v := (*store.PasswordViolation)(nil); errors.As(err, &v) {
 		return badRequest(TypeInvalidValue, "password policy %s: %s", v.Rule, v.Detail)
 	}
 	return err
 }
 
-func (h *Handler) hash(pw string) (string, error) {
+func (h *Handler) hash(ctx context.Context, pw string) (string, error) {
 	if pw == "" {
 		return "", nil
 	}
-	return password.Hash(pw, h.cfg.PasswordParams)
+	return h.cfg.PasswordGate.Hash(ctx, pw, h.cfg.PasswordParams)
 }
 
 func (h *Handler) listUsers(c *gin.Context) {
@@ -374,7 +375,7 @@ func (h *Handler) createUser(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	hash, err := h.hash(in.password)
+	hash, err := h.hash(ctx, in.password)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -443,7 +444,7 @@ func (h *Handler) updateUser(c *gin.Context, id string, change func(cur userView
 		if err := h.checkPolicy(ctx, tx, pr.org.ID, id, in.password); err != nil {
 			return err
 		}
-		hash, err := h.hash(in.password)
+		hash, err := h.hash(ctx, in.password)
 		if err != nil {
 			return err
 		}

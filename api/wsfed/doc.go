@@ -31,8 +31,15 @@
 // iframes and back-channel notifications (Config.Ended, *oidclogout.Handler); the page then
 // follows wreply when a relying party registers it. wsignoutcleanup1.0 only ends the session
 // (notifying no one, so sign-outs cannot loop) and answers with a 1×1 image, or redirects to a
-// registered wreply. SAML service providers of the session are not told here: SAML single
-// logout (api/saml, /samlsso/logout) propagates to them.
+// registered wreply. The session's SAML service providers with a back-channel (SOAP) single
+// logout service get signed LogoutRequests when Config.Ended includes the SAML IdP
+// (saml.Enders{oidcLogout, samlHandler}, as cmd/keyflow wires it); with Config.SAML the
+// signed-out page then goes on to the SAML IdP (saml.Handler.FrontChannelLogout), which walks
+// the browser through the front-channel SAML SPs as its IdP-initiated logout does, and ends at
+// wreply.
+//
+// The other way round, wsfed.Cleanup gives api/saml the wsignoutcleanup1.0 URLs of a session's
+// WS-Federation relying parties, which a SAML single logout loads in frames.
 //
 // Tokens and metadata are signed with the key api/saml keeps per tenant (Keys, implemented by
 // *saml.Handler), so both protocols publish one certificate. The issuer of tokens and the

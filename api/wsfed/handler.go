@@ -88,9 +88,15 @@ type Config struct {
 	TokenLifetime time.Duration
 	// CookieName is the SSO session cookie sign-out ends; default authn.SessionCookie.
 	CookieName string
-	// Ended, when set, logs the OIDC relying parties of a session wsignout1.0 ended out
-	// (front-channel iframes on the signed-out page, back-channel notifications).
+	// Ended, when set, logs the other participants of a session wsignout1.0 ended out: the
+	// OIDC relying parties (*oidclogout.Handler: front-channel iframes on the signed-out page,
+	// back-channel notifications) and, through saml.Enders{…, samlIdP}, the SAML service
+	// providers with a back-channel (SOAP) single logout service.
 	Ended SessionEnder
+	// SAML, when set, walks the browser through the session's front-channel SAML service
+	// providers after wsignout1.0 (*saml.Handler): the signed-out page goes on to it, and it
+	// ends at wreply.
+	SAML SAMLFrontChannel
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// NewID makes the ids of assertions and metadata; default 20 random bytes, hex, after "_".

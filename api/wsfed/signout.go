@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,11 +18,21 @@ import (
 	"github.com/keyflow/keyflow/store"
 )
 
-// SessionEnder follows the end of an SSO session for its OIDC relying parties: it revokes the
-// session's tokens, starts OIDC back-channel logout and returns the front-channel logout URLs
-// the browser must load. *oidclogout.Handler implements it.
+// SessionEnder follows the end of an SSO session for its other participants: it logs them out
+// and returns the front-channel logout URLs the browser must load. *oidclogout.Handler
+// implements it for OIDC relying parties (tokens revoked, back-channel and front-channel
+// logout), *saml.Handler for SAML service providers with a back-channel (SOAP) single logout
+// service; saml.Enders combines them.
 type SessionEnder interface {
 	SessionEnded(ctx context.Context, s store.SSOSession) []string
+}
+
+// SAMLFrontChannel prepares the browser's walk through the front-channel SAML service providers
+// of a session that ended; *saml.Handler implements it.
+type SAMLFrontChannel interface {
+	// FrontChannelLogout returns the URL the browser visits next ("" when there is no SP to
+	// visit); the walk ends at returnTo, or a signed-out page when it is "".
+	FrontChannelLogout(ctx context.Context, s store.SSOSession, returnTo string) (string, error)
 }
 
 // signOut handles wa=wsignout1.0 and wa=wsignoutcleanup1.0 (WS-Federation 1.2 §13.2.4). Both
@@ -31,7 +42,11 @@ type SessionEnder interface {
 // wsignout1.0 then signs the session's other relying parties out: each other WS-Federation
 // relying party gets a wsignoutcleanup1.0 GET (an image) at its logout reply URL (else its
 // default reply URL), and the OIDC relying parties their front-channel iframes (Config.Ended,
-// which also sends back-channel logout); the page goes on to wreply once they loaded.
+// which also sends back-channel logout); the page goes on to wreply once they loaded. With
+// Config.Ended = saml.Enders{oidcLogout, samlIdP}, the session's SAML service providers with a
+// back-channel (SOAP) single logout service get signed LogoutRequests too; with Config.SAML,
+// the page then goes on to the SAML IdP, which walks the browser through the front-channel
+// SAML SPs (signed LogoutRequest, LogoutResponse back) and ends at wreply.
 //
 // wsignoutcleanup1.0 is the cleanup a relying party (or another STS) asks for: it ends the
 // session and notifies no one — that is what keeps sign-outs from looping between parties —
@@ -71,18 +86,29 @@ func (h *Handler) signOut(c *gin.Context, t tenant, params url.Values) {
 		return
 	}
 	var images, frames []string
+	next := reply
 	if s.ID != "" {
-		images = h.cleanupURLs(c.Request.Context(), t, s, realm, reply)
+		ctx := c.Request.Context()
+		images = h.cleanupURLs(ctx, t, s, realm, reply)
 		if h.cfg.Ended != nil {
-			frames = h.cfg.Ended.SessionEnded(c.Request.Context(), s)
+			frames = h.cfg.Ended.SessionEnded(ctx, s)
+		}
+		if h.cfg.SAML != nil {
+			// The front-channel SAML SPs come after this page, then wreply.
+			u, err := h.cfg.SAML.FrontChannelLogout(ctx, s, reply)
+			if err != nil {
+				h.log.ErrorContext(ctx, "wsfed: SAML front-channel logout not started", "session", s.ID, "error", err)
+			} else if u != "" {
+				next = u
+			}
 		}
 	}
-	if len(images) == 0 && len(frames) == 0 && reply != "" {
-		c.Redirect(http.StatusSeeOther, reply)
+	if len(images) == 0 && len(frames) == 0 && next != "" {
+		c.Redirect(http.StatusSeeOther, next)
 		return
 	}
 	var b strings.Builder
-	if err := signedOutTemplate.Execute(&b, signedOutPage{Images: images, Frames: frames, Next: reply}); err != nil {
+	if err := signedOutTemplate.Execute(&b, signedOutPage{Images: images, Frames: frames, Next: next}); err != nil {
 		h.plainError(c, http.StatusInternalServerError, "internal error", err)
 		return
 	}
@@ -97,15 +123,45 @@ var cleanupImage, _ = base64.StdEncoding.DecodeString("R0lGODlhAQABAIAAAAAAAP///
 // cleanupURLs are the wsignoutcleanup1.0 URLs of session s's WS-Federation relying parties
 // other than the one signing out (realm, or without it the owner of reply).
 func (h *Handler) cleanupURLs(ctx context.Context, t tenant, s store.SSOSession, realm, reply string) []string {
+	return cleanupURLs(ctx, h.cfg.Store, h.log, t.org.ID, s, realm, reply)
+}
+
+// RelyingParties finds WS-Federation relying parties; *store.Store implements it.
+type RelyingParties interface {
+	// WSFedRelyingPartyByRealm finds a relying party of an organization (store.ErrNotFound).
+	WSFedRelyingPartyByRealm(ctx context.Context, orgID, realm string) (store.WSFedRelyingParty, error)
+}
+
+// Cleanup tells the WS-Federation relying parties of an SSO session that ended some other way
+// (SAML single logout; saml.Config.Ended) to sign out: its SessionEnded returns their
+// wsignoutcleanup1.0 URLs for the browser to load (as wsignout1.0 does among relying parties).
+// It needs nothing but the store, so that api/saml can be built before this package's Handler.
+type Cleanup struct {
+	Store RelyingParties
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// SessionEnded returns the wsignoutcleanup1.0 URLs of session s's WS-Federation relying
+// parties.
+func (c Cleanup) SessionEnded(ctx context.Context, s store.SSOSession) []string {
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return cleanupURLs(ctx, c.Store, log, s.OrgID, s, "", "")
+}
+
+func cleanupURLs(ctx context.Context, st RelyingParties, log *slog.Logger, orgID string, s store.SSOSession, realm, reply string) []string {
 	var out []string
 	for _, p := range s.Participants {
-		if p.Protocol != ProtocolWSFed || p.RelyingParty == realm {
+		if p.Protocol != ProtocolWSFed || (realm != "" && p.RelyingParty == realm) {
 			continue
 		}
-		rp, err := h.cfg.Store.WSFedRelyingPartyByRealm(ctx, t.org.ID, p.RelyingParty)
+		rp, err := st.WSFedRelyingPartyByRealm(ctx, orgID, p.RelyingParty)
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
-				h.log.ErrorContext(ctx, "wsfed: sign-out participant look-up failed", "realm", p.RelyingParty, "error", err)
+				log.ErrorContext(ctx, "wsfed: sign-out participant look-up failed", "realm", p.RelyingParty, "error", err)
 			}
 			continue
 		}

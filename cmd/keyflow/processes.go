@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keyflow/keyflow/api"
+	"github.com/keyflow/keyflow/api/apiresources"
 	"github.com/keyflow/keyflow/api/apps"
 	"github.com/keyflow/keyflow/api/authn"
 	"github.com/keyflow/keyflow/api/branding"
@@ -144,7 +145,7 @@ func (p *process) openStore(ctx context.Context, embedded, migrate bool) error {
 		}
 		p.log.Info("database schema is current", "version", v)
 	}
-	st, err := store.Open(ctx, url)
+	st, err := store.Open(ctx, url, store.WithLogger(p.log.With("component", "store")))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -271,6 +272,7 @@ func (p *process) startWorker(ctx context.Context, sec serverSecrets) error {
 	ender := oidclogout.Ender{Provider: prov, Logger: p.log.With("component", "logout"),
 		Notifier: &backchannel.Starter{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue, Logger: p.log.With("component", "backchannel")}}
 	cfg := workers.Config{
+		PasswordGate:   p.gate,
 		TaskQueue:      p.cfg.TemporalTaskQueue,
 		Options:        temporalx.WorkerOptions(),
 		Authenticators: reg,
@@ -433,13 +435,17 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	// OIDC relying parties out through the same back-channel workflow.
 	notifier := &backchannel.Starter{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue, Logger: p.log.With("component", "backchannel")}
 	ender := oidclogout.Ender{Provider: prov, Notifier: notifier, Logger: p.log.With("component", "logout")}
+	// SAML logout also cleans up the session's WS-Fed relying parties and sends SOAP
+	// LogoutRequests through the same workflow; WS-Fed sign-out also reaches the SAML SPs
+	// (back-channel ones by SOAP, then the browser through the front-channel ones).
 	idp, err := saml.New(saml.Config{Store: p.store, Logins: late, BaseURL: p.cfg.BaseURL, KEKs: jwtKEKs(sec),
-		PersistentIDKey: samlKey, Ended: ender, Logger: p.log.With("component", "saml")})
+		PersistentIDKey: samlKey, Ended: saml.Enders{ender, wsfed.Cleanup{Store: p.store, Logger: p.log.With("component", "wsfed")}},
+		BackChannel: notifier, Logger: p.log.With("component", "saml")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("SAML: %w", err)
 	}
 	sts, err := wsfed.New(wsfed.Config{Store: p.store, Keys: idp, Logins: late, BaseURL: p.cfg.BaseURL,
-		Ended: ender, Logger: p.log.With("component", "wsfed")})
+		Ended: saml.Enders{ender, idp}, SAML: idp, Logger: p.log.With("component", "wsfed")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("WS-Federation: %w", err)
 	}
@@ -477,7 +483,7 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	p.native = native
 	late.Target = native
 	users, err := scim.New(scim.Config{Store: p.store, BaseURL: p.cfg.BaseURL, Tokens: scim.OAuth2Tokens{Verifier: prov},
-		Passwords: prov, Logger: p.log.With("component", "scim")})
+		Passwords: prov, PasswordGate: p.gate, Logger: p.log.With("component", "scim")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("SCIM: %w", err)
 	}
@@ -541,13 +547,18 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("user store API: %w", err)
 	}
+	apiResources, err := apiresources.New(apiresources.Config{Store: p.store, Tokens: prov, BaseURL: p.cfg.BaseURL,
+		Logger: p.log.With("component", "apiresources")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("API resource API: %w", err)
+	}
 	gov, err := governance.New(governance.Config{Store: governance.StoreTx{Store: p.store}, Tokens: prov,
 		Logger: p.log.With("component", "governance")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("governance API: %w", err)
 	}
 	return []api.Routes{oidc, native, idp, sts, devices, logout, users, sessions, scriptSecrets, applications, registration,
-		management, userStoreAPI, brand, gov}, prov, nil
+		management, userStoreAPI, apiResources, brand, gov}, prov, nil
 }
 
 // secretVault seals the scripts' secrets with a key derived from each encryption key (the first

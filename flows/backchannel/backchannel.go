@@ -1,14 +1,18 @@
 // Package backchannel delivers single-logout messages to relying parties over the back channel
-// (OpenID Connect Back-Channel Logout 1.0 Logout Tokens today; SAML SLO SOAP messages can use the
-// same Message) durably: a small Temporal workflow runs one activity per message, and Temporal
-// retries failed deliveries with backoff, across process restarts.
+// durably: a small Temporal workflow runs one activity per message, and Temporal retries failed
+// deliveries with backoff, across process restarts. A Message is of one of two kinds: KindHTTP,
+// OpenID Connect Back-Channel Logout 1.0 Logout Tokens (api/oidclogout); or KindSAMLSOAP, SAML
+// LogoutRequests over the SOAP binding (api/saml, saml-bindings §3.2), signed by the IdP, whose
+// answer's LogoutResponse is checked (samlsoap.go).
 //
-//	api/oidclogout ─Notify─▶ Starter ─ExecuteWorkflow─▶ Workflow ─activity per message─▶ Deliver
-//	                                                     (retries: Config.Attempts, backoff)
+//	api/oidclogout, api/saml ─Notify─▶ Starter ─ExecuteWorkflow─▶ Workflow ─activity per message─▶ Deliver
+//	                                                               (retries: Config.Attempts, backoff)
 //
 // A 2xx answer is success; a 4xx answer (other than 408 and 429) is final, since the relying
-// party refused the message (Back-Channel Logout 1.0 §2.8); anything else is retried. The
-// workflow never fails because a relying party did: its Result lists who got the message.
+// party refused the message (Back-Channel Logout 1.0 §2.8); anything else is retried. For SAML,
+// a 2xx answer must hold a Success LogoutResponse to the request (signed by the SP when it has
+// certificates), and a SOAP Fault or any other LogoutResponse is final. The workflow never
+// fails because a relying party did: its Result lists who got the message.
 // Messages are in workflow history; they hold signed logout statements, no secret, and the
 // payload codec encrypts history anyway.
 package backchannel
@@ -56,6 +60,10 @@ type Message struct {
 	URL          string
 	ContentType  string
 	Body         []byte
+	// Kind says how the answer is judged: KindHTTP (empty) or KindSAMLSOAP.
+	Kind string `json:",omitempty"`
+	// SAML is what the answer to a KindSAMLSOAP message must be.
+	SAML *SAMLExpect `json:",omitempty"`
 }
 
 // Input is the workflow's argument.
@@ -189,6 +197,10 @@ var ErrRefused = errors.New("backchannel: relying party refused the message")
 // Post sends m once, bounded by timeout: nil on a 2xx answer, an error wrapping ErrRefused when
 // retrying cannot help (a 4xx answer, a bad URL, an address the egress policy refuses), another
 // error otherwise. The body is never part of an error.
+//
+// A KindSAMLSOAP message is also judged by the SOAP answer (checkSAMLSOAPResponse): a 2xx
+// answer that is not a Success LogoutResponse to it (or not signed by the SP when m.SAML has
+// certificates), and a SOAP Fault (HTTP 500, SOAP 1.1 §6.2), are final refusals.
 func Post(ctx context.Context, c *http.Client, timeout time.Duration, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -197,6 +209,13 @@ func Post(ctx context.Context, c *http.Client, timeout time.Duration, m Message)
 		return fmt.Errorf("%w: bad URL: %w", ErrRefused, err)
 	}
 	req.Header.Set("Content-Type", m.ContentType)
+	if m.Kind == KindSAMLSOAP {
+		if m.SAML == nil {
+			return fmt.Errorf("%w: SAML SOAP message to %s without its expectations", ErrRefused, m.RelyingParty)
+		}
+		req.Header.Set("SOAPAction", SOAPAction)
+		return postSOAP(c, req, m)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		if egress.IsRefused(err) {
@@ -240,5 +259,42 @@ func (s *Starter) Notify(ctx context.Context, msgs []Message) {
 	}, WorkflowName, Input{Messages: msgs})
 	if err != nil && s.Logger != nil {
 		s.Logger.ErrorContext(ctx, "backchannel: starting the logout workflow failed", "messages", len(msgs), "error", err)
+	}
+}
+
+// postSOAP sends a KindSAMLSOAP message and judges the answer (see Post).
+func postSOAP(c *http.Client, req *http.Request, m Message) error {
+	resp, err := c.Do(req)
+	if err != nil {
+		if egress.IsRefused(err) {
+			return fmt.Errorf("%w: post to %s: %w", ErrRefused, m.RelyingParty, err)
+		}
+		return fmt.Errorf("backchannel: post to %s: %w", m.RelyingParty, err)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxSOAPResponseBytes+1))
+	_ = resp.Body.Close()
+	s := resp.StatusCode
+	switch {
+	case s >= 200 && s < 300, s == http.StatusInternalServerError:
+		if err != nil {
+			return fmt.Errorf("backchannel: %s: reading the answer: %w", m.RelyingParty, err)
+		}
+		if len(body) > MaxSOAPResponseBytes {
+			return fmt.Errorf("%w: %s answered more than %d bytes", ErrRefused, m.RelyingParty, MaxSOAPResponseBytes)
+		}
+		cerr := checkSAMLSOAPResponse(body, *m.SAML)
+		switch {
+		case cerr == nil && s < 300:
+			return nil
+		case cerr == nil || (s == http.StatusInternalServerError && !errors.Is(cerr, errSOAPFault)):
+			// A 500 that is no SOAP Fault is a server failure: retried.
+			return fmt.Errorf("backchannel: %s answered %s", m.RelyingParty, resp.Status)
+		default:
+			return fmt.Errorf("%w: %s: %w", ErrRefused, m.RelyingParty, cerr)
+		}
+	case s >= 400 && s < 500 && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests:
+		return fmt.Errorf("%w: %s answered %s", ErrRefused, m.RelyingParty, resp.Status)
+	default:
+		return fmt.Errorf("backchannel: %s answered %s", m.RelyingParty, resp.Status)
 	}
 }

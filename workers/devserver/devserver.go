@@ -2,6 +2,7 @@ package devserver
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +24,8 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
+	// The "sqlite" database/sql driver, as Temporal's SQLite plugin uses it.
+	_ "modernc.org/sqlite"
 )
 
 const (
@@ -131,7 +135,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	frontend := net.JoinHostPort(frontendHost, strconv.Itoa(ports.frontend))
 
 	sqlCfg := sqlConfig(filepath.Join(cfg.DataDir, DBFileName))
-	if err := prepareDB(sqlCfg, cfg.Namespace, cfg.Retention); err != nil {
+	if err := prepareDB(ctx, sqlCfg, cfg.Namespace, cfg.Retention); err != nil {
 		return nil, err
 	}
 
@@ -210,10 +214,79 @@ func sqlConfig(path string) *config.SQL {
 	}
 }
 
+// keptVisibilityIndex is the one secondary index of the visibility table that
+// trimVisibility keeps: the order of an unfiltered `temporal workflow list`.
+const keptVisibilityIndex = "default_idx"
+
+// trimVisibility drops every secondary index of the visibility table
+// (executions_visibility) in the SQLite file path except keptVisibilityIndex.
+// It runs before the server starts, at every start, so it also trims a file
+// written by an earlier release (once; later starts find nothing to drop).
+//
+// Why: the SQLite visibility schema indexes every column and search attribute
+// (58 indexes in v1.32, each including the close time), so each workflow's
+// start and close records cost dozens of B-tree updates: with one workflow
+// per login that was about 9 % of a login's CPU (docs/performance.md).
+// Keyflow never lists, counts or scans workflows and uses no Schedules; the
+// rows only serve `temporal workflow list` against the embedded frontend.
+// Indexes make those queries faster, never different: they scan instead. The
+// full-text tables (Text and KeywordList search attributes) and their triggers
+// stay. Keyflow never upgrades this file's schema in place (the embedded
+// server's version is pinned, ADR 0001); a release that does must recreate
+// the indexes its migrations expect.
+func trimVisibility(ctx context.Context, path string) error {
+	conn, err := sql.Open("sqlite", "file:"+path+"?mode=rw&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return fmt.Errorf("devserver: open %s: %w", path, err)
+	}
+	defer func() { _ = conn.Close() }()
+	var tables int
+	if err := conn.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'executions_visibility'`).Scan(&tables); err != nil {
+		return fmt.Errorf("devserver: read visibility schema: %w", err)
+	}
+	if tables != 1 {
+		// Not the schema we expect: better to fail start-up than to run on an
+		// unknown layout.
+		return errors.New("devserver: the database has no executions_visibility table")
+	}
+	rows, err := conn.QueryContext(ctx,
+		`SELECT name FROM sqlite_master
+		 WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL AND name <> ?`,
+		keptVisibilityIndex)
+	if err != nil {
+		return fmt.Errorf("devserver: list visibility indexes: %w", err)
+	}
+	names, err := collectNames(rows)
+	if err != nil {
+		return fmt.Errorf("devserver: list visibility indexes: %w", err)
+	}
+	for _, n := range names {
+		// n comes from sqlite_master; quote it as an identifier all the same.
+		if _, err := conn.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(n, `"`, `""`)+`"`); err != nil {
+			return fmt.Errorf("devserver: drop visibility index %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func collectNames(rows *sql.Rows) ([]string, error) {
+	defer func() { _ = rows.Close() }()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
 // prepareDB creates the schema when the database file is new and registers the
 // namespace when it is missing. Both happen before the server starts because
 // the server neither creates SQLite schemas nor waits for namespaces.
-func prepareDB(sqlCfg *config.SQL, namespace string, retention time.Duration) error {
+func prepareDB(ctx context.Context, sqlCfg *config.SQL, namespace string, retention time.Duration) error {
 	_, err := os.Stat(sqlCfg.DatabaseName)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -224,6 +297,9 @@ func prepareDB(sqlCfg *config.SQL, namespace string, retention time.Duration) er
 		}
 	case err != nil:
 		return fmt.Errorf("devserver: database file: %w", err)
+	}
+	if err := trimVisibility(ctx, sqlCfg.DatabaseName); err != nil {
+		return err
 	}
 
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, namespace, false, nil)
@@ -266,7 +342,8 @@ func dynamicConfig() dynamicconfig.StaticClient {
 }
 
 // serverConfig is the static server configuration: one cluster, one history
-// shard, SQLite for both default and visibility stores, archival off.
+// shard, SQLite for both default and visibility stores (the latter trimmed,
+// trimVisibility), archival off.
 func serverConfig(ip, frontend string, ports servicePorts, sqlCfg *config.SQL) *config.Config {
 	const store = "sqlite-default"
 	var c config.Config

@@ -295,6 +295,10 @@ func TestSideBySide(t *testing.T) {
 		if _, err := c.DescribeWorkflowExecution(ctx, "echo-side-by-side", ""); err != nil {
 			t.Errorf("server %d: DescribeWorkflowExecution: %v", i, err)
 		}
+		// Their visibility tables are separate too: a shared one would list
+		// both servers' runs.
+		waitListed(ctx, t, c, devserver.DefaultNamespace, "WorkflowId = 'echo-side-by-side'",
+			listed{id: "echo-side-by-side", status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED})
 	}
 }
 

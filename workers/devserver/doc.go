@@ -12,7 +12,10 @@
 // history, matching and worker services (and the frontend unless FrontendPort
 // is set), and starts the four services with static membership: no gossip,
 // no membership ports, nothing bound beyond loopback unless Config.IP asks for
-// it. Dynamic config is tuned for one host (DESIGN §1): fast transfer-queue
+// it. The visibility table (what `temporal workflow list` reads; Keyflow itself
+// never lists workflows) keeps only the index of the default listing order, so
+// that it costs a login little CPU (see trimVisibility).
+// Dynamic config is tuned for one host (DESIGN §1): fast transfer-queue
 // polling, one task-queue partition, Updates and eager start pinned on.
 // Temporal's logs go to Config.Logger at WARN and above. Stop shuts everything
 // down; a later Start on the same DataDir resumes the same workflows.

@@ -430,7 +430,11 @@ func (p *Provider) validateParams(ctx context.Context, c store.OAuth2Client, par
 		return fail(ErrInvalidRequest("unsupported response_mode %q", params.ResponseMode))
 	}
 
-	granted, err := p.authorizeScope(c, scopes, params.Scope == "")
+	allowed, err := p.allowedScopes(ctx, c, params.Scope)
+	if err != nil {
+		return fail(ToError(err))
+	}
+	granted, err := p.authorizeScope(allowed, scopes, params.Scope == "")
 	if err != nil {
 		return fail(ToError(err))
 	}
@@ -484,18 +488,19 @@ func oidcScopes() []string {
 }
 
 // authorizeScope decides the granted scopes: the requested ones the client
-// may have (its own plus the OpenID Connect ones); none requested means
-// the client's own (RFC 6749 §3.3's pre-defined default).
-func (p *Provider) authorizeScope(c store.OAuth2Client, requested []string, omitted bool) ([]string, error) {
+// may have (allowed: its own and its API resources', plus the OpenID Connect
+// ones); none requested means the client's own (RFC 6749 §3.3's pre-defined
+// default).
+func (p *Provider) authorizeScope(allowed, requested []string, omitted bool) ([]string, error) {
 	if omitted {
-		return slices.Clone(c.Scopes), nil
+		return slices.Clone(allowed), nil
 	}
 	var granted []string
 	for _, s := range requested {
 		if !validScopeToken(s) {
 			return nil, ErrInvalidScope("malformed scope (RFC 6749 §3.3)")
 		}
-		if (slices.Contains(c.Scopes, s) || slices.Contains(oidcScopes(), s)) && !slices.Contains(granted, s) {
+		if (slices.Contains(allowed, s) || slices.Contains(oidcScopes(), s)) && !slices.Contains(granted, s) {
 			granted = append(granted, s)
 		}
 	}
@@ -645,8 +650,13 @@ func (p *Provider) CompleteAuthorization(ctx context.Context, req *AuthorizeRequ
 		// OpenID Connect Core §3.1.2.1 id_token_hint: only that user.
 		return fail(ErrLoginRequired("the user is not the one id_token_hint names"))
 	}
-	scope := strings.Join(req.Scopes, " ")
-	claims, err := p.grantClaims(ctx, c, a.Subject, a.Claims, req.Scopes)
+	// API-resource scopes need the user's roles (apiscopes.go).
+	scopes, err := p.userScopes(ctx, c, a.Subject, req.Scopes)
+	if err != nil {
+		return Response{}, err
+	}
+	scope := strings.Join(scopes, " ")
+	claims, err := p.grantClaims(ctx, c, a.Subject, a.Claims, scopes)
 	if err != nil {
 		return Response{}, err
 	}

@@ -54,7 +54,11 @@ func (p *Provider) DeviceAuthorize(ctx context.Context, cc ClientCredentials, sc
 	if !slices.Contains(c.GrantTypes, GrantDeviceCode) {
 		return DeviceAuthorization{}, ErrUnauthorizedClient("client is not allowed the device code grant")
 	}
-	granted, err := grantScope(scope, c.Scopes)
+	allowed, err := p.allowedScopes(ctx, c, scope)
+	if err != nil {
+		return DeviceAuthorization{}, err
+	}
+	granted, err := grantScope(scope, allowed)
 	if err != nil {
 		return DeviceAuthorization{}, err
 	}
@@ -160,12 +164,17 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode string, a Authent
 	if authTime.IsZero() {
 		authTime = now
 	}
-	claims, err := p.grantClaims(ctx, c, a.Subject, a.Claims, scopeList(d.Scope))
+	// API-resource scopes need the user's roles (apiscopes.go).
+	scope, err := p.userScope(ctx, c, a.Subject, d.Scope)
+	if err != nil {
+		return err
+	}
+	claims, err := p.grantClaims(ctx, c, a.Subject, a.Claims, scopeList(scope))
 	if err != nil {
 		return err
 	}
 	grant := store.OAuth2Grant{
-		ID: randomString(18), ClientID: c.ClientID, Subject: a.Subject, Scope: d.Scope,
+		ID: randomString(18), ClientID: c.ClientID, Subject: a.Subject, Scope: scope,
 		Claims: claims, ACR: a.ACR, AMR: a.AMR,
 		AuthTime: authTime.UTC().Truncate(time.Second), SessionID: a.SessionID,
 		ExpiresAt: d.ExpiresAt.Add(c.AccessTokenLifetime),

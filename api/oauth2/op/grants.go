@@ -154,6 +154,10 @@ func (p *Provider) refreshToken(ctx context.Context, c store.OAuth2Client, req T
 		}
 		scope = strings.Join(narrowed, " ")
 	}
+	// An API-resource scope whose authorization or role was withdrawn is not refreshed.
+	if scope, err = p.userScope(ctx, c, grant.Subject, scope); err != nil {
+		return TokenResponse{}, err
+	}
 	var issued store.OAuth2Issued
 	resp, err := p.issueFromGrant(ctx, c, grant, scope, old.ExpiresAt, &issued)
 	if err != nil {

@@ -31,7 +31,11 @@ func (p *Provider) jwtBearer(ctx context.Context, c store.OAuth2Client, req Toke
 	if req.Assertion == "" {
 		return TokenResponse{}, ErrInvalidRequest("assertion is required")
 	}
-	scope, err := grantScope(req.Scope, c.Scopes)
+	allowed, err := p.allowedScopes(ctx, c, req.Scope)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	scope, err := grantScope(req.Scope, allowed)
 	if err != nil {
 		return TokenResponse{}, err
 	}

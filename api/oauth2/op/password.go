@@ -42,7 +42,11 @@ func (p *Provider) passwordGrant(ctx context.Context, c store.OAuth2Client, req 
 	if req.Username == "" || req.Password == "" {
 		return TokenResponse{}, ErrInvalidRequest("username and password are required")
 	}
-	scope, err := grantScope(req.Scope, c.Scopes)
+	allowed, err := p.allowedScopes(ctx, c, req.Scope)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	scope, err := grantScope(req.Scope, allowed)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -81,6 +85,10 @@ func (p *Provider) issueForUser(ctx context.Context, c store.OAuth2Client, u con
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return TokenResponse{}, ToError(fmt.Errorf("op: claims of %s: %w", u.ID, err))
 		}
+	}
+	scope, err := p.userScope(ctx, c, sub, scope)
+	if err != nil {
+		return TokenResponse{}, err
 	}
 	claims, err := p.grantClaims(ctx, c, sub, local, scopeList(scope))
 	if err != nil {

@@ -91,7 +91,11 @@ func (p *Provider) clientCredentials(ctx context.Context, c store.OAuth2Client, 
 	if !slices.Contains(c.GrantTypes, GrantClientCredentials) {
 		return TokenResponse{}, ErrUnauthorizedClient("client is not allowed the client_credentials grant")
 	}
-	scope, err := grantScope(req.Scope, c.Scopes)
+	allowed, err := p.allowedScopes(ctx, c, req.Scope)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	scope, err := grantScope(req.Scope, allowed)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -248,7 +252,10 @@ func (p *Provider) mintToken(ctx context.Context, c store.OAuth2Client, spec tok
 	}
 	aud := spec.audience
 	if aud == nil {
-		aud = p.audiences(c)
+		var err error
+		if aud, err = p.withAPIAudiences(ctx, c, p.audiences(c), spec.scope); err != nil {
+			return mintedToken{}, err
+		}
 	}
 	switch c.TokenFormat {
 	case store.TokenFormatOpaque:
