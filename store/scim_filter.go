@@ -30,6 +30,11 @@ const (
 	FilterLt      FilterOp = "lt"
 	FilterLe      FilterOp = "le"
 	FilterPresent FilterOp = "pr"
+	// FilterAny matches when some element of the set Field (UserFieldGroups,
+	// GroupFieldMembers) satisfies Sub[0], which names fields of that
+	// element only: "members[type eq "Group" and display eq "x"]" needs one
+	// member that is both.
+	FilterAny FilterOp = "any"
 )
 
 // Fields of users that a Filter or a sort can name (besides claims).
@@ -43,6 +48,11 @@ const (
 	UserFieldLocked    = "locked"     // bool
 	UserFieldGroupID   = "group.id"   // text: matches when any of the user's groups (direct or nested) does
 	UserFieldGroupName = "group.name" // text
+	UserFieldGroupType = "group.type" // text: "direct" or "indirect" (only through nested groups)
+
+	// UserFieldGroups is the set of a user's groups, for FilterAny; its
+	// elements have the fields group.id, group.name and group.type.
+	UserFieldGroups = "group"
 )
 
 // Fields of groups that a Filter or a sort can name.
@@ -54,6 +64,12 @@ const (
 	GroupFieldModified   = "modified"    // time
 	GroupFieldMemberID   = "member.id"   // text: matches when any direct member (user or group) does
 	GroupFieldMemberName = "member.name" // text: a member user's username or member group's name
+	GroupFieldMemberType = "member.type" // text: "User" or "Group"
+
+	// GroupFieldMembers is the set of a group's direct members, for
+	// FilterAny; its elements have the fields member.id, member.name and
+	// member.type.
+	GroupFieldMembers = "member"
 )
 
 // MaxFilterNodes bounds the size of a Filter, hence of the SQL it becomes.
@@ -68,11 +84,12 @@ const MaxFilterNodes = 200
 // float64, compared by their text); time fields a time.Time; bool fields a
 // bool. Text comparisons ignore case unless CaseExact (case is folded with
 // PostgreSQL's lower(), which in a "C" locale database folds ASCII only).
-// Ne and Not on a claim or a set (a user's groups) match when no value
-// matches, absent values included.
+// Ne and Not on a claim or on an element field outside FilterAny (a user's
+// groups, a group's members) match when no value matches, absent values
+// included; inside FilterAny they apply to the one element.
 type Filter struct {
 	Op        FilterOp
-	Sub       []Filter // And, Or: two or more; Not: one
+	Sub       []Filter // And, Or: two or more; Not, Any: one
 	Field     string
 	Claim     string
 	Value     any
@@ -91,12 +108,17 @@ const (
 // sub-query (without its condition) the field lives in: the comparison is
 // appended to it as "AND cond", followed by close, and wrapped in EXISTS.
 // orgMarker in exists stands for the organization parameter of the list.
+//
+// set, when set, names the multi-valued field (UserFieldGroups,
+// GroupFieldMembers) the field is an element field of; every column of one
+// set has the same exists and close, whose rows are the set's elements.
 type column struct {
 	expr   string
 	kind   fieldKind
 	key    string // for text: a column holding nameKey(expr), used for case-insensitive eq
 	exists string
 	close  string
+	set    string
 }
 
 // orgMarker is replaced, in a column's exists, by the placeholder of the
@@ -114,7 +136,20 @@ const (
 			UNION
 			SELECT gg.member_group_id FROM group_member_groups gg JOIN sel ON gg.group_id = sel.id)
 		SELECT sel.id FROM sel)`
+	// userGroupType is the type of the user's membership of g: direct, or
+	// only through nested groups. (Correlating u makes the walk above run
+	// per user, so only filters naming the type pay for it.)
+	userGroupType = `CASE WHEN EXISTS (SELECT 1 FROM group_members dm WHERE dm.group_id = g.id AND dm.user_id = u.id) THEN 'direct' ELSE 'indirect' END`
 )
+
+// groupMembersWhere is the exists of the group fields on members: the
+// direct members of g, users and groups, one row (m) each.
+const groupMembersWhere = `SELECT 1 FROM (
+		SELECT gm.user_id AS id, mu.username AS name, mu.username_key AS name_key, 'User' AS type
+		FROM group_members gm JOIN users mu ON mu.id = gm.user_id WHERE gm.group_id = g.id
+		UNION ALL
+		SELECT gg.member_group_id, mg.name, mg.name_key, 'Group'
+		FROM group_member_groups gg JOIN groups mg ON mg.id = gg.member_group_id WHERE gg.group_id = g.id) m WHERE TRUE`
 
 var userColumnsByField = map[string]column{
 	UserFieldID:        {expr: "u.id::text", kind: kindText},
@@ -124,24 +159,20 @@ var userColumnsByField = map[string]column{
 	UserFieldModified:  {expr: "u.updated_at", kind: kindTime},
 	UserFieldActive:    {expr: "NOT u.disabled", kind: kindBool},
 	UserFieldLocked:    {expr: "u.locked", kind: kindBool},
-	UserFieldGroupID:   {expr: "g.id::text", kind: kindText, exists: userInGroupsWhere, close: userInGroupsClose},
-	UserFieldGroupName: {expr: "g.name", kind: kindText, key: "g.name_key", exists: userInGroupsWhere, close: userInGroupsClose},
+	UserFieldGroupID:   {expr: "g.id::text", kind: kindText, exists: userInGroupsWhere, close: userInGroupsClose, set: UserFieldGroups},
+	UserFieldGroupName: {expr: "g.name", kind: kindText, key: "g.name_key", exists: userInGroupsWhere, close: userInGroupsClose, set: UserFieldGroups},
+	UserFieldGroupType: {expr: userGroupType, kind: kindText, exists: userInGroupsWhere, close: userInGroupsClose, set: UserFieldGroups},
 }
 
 var groupColumnsByField = map[string]column{
-	GroupFieldID:       {expr: "g.id::text", kind: kindText},
-	GroupFieldName:     {expr: "g.name", kind: kindText, key: "g.name_key"},
-	GroupFieldDomain:   {expr: "g.user_store_domain", kind: kindText},
-	GroupFieldCreated:  {expr: "g.created_at", kind: kindTime},
-	GroupFieldModified: {expr: "g.updated_at", kind: kindTime},
-	GroupFieldMemberID: {expr: "m.id::text", kind: kindText, exists: `SELECT 1 FROM (
-		SELECT gm.user_id AS id FROM group_members gm WHERE gm.group_id = g.id
-		UNION ALL
-		SELECT gg.member_group_id FROM group_member_groups gg WHERE gg.group_id = g.id) m WHERE TRUE`},
-	GroupFieldMemberName: {expr: "m.name", kind: kindText, key: "m.name_key", exists: `SELECT 1 FROM (
-		SELECT mu.username AS name, mu.username_key AS name_key FROM group_members gm JOIN users mu ON mu.id = gm.user_id WHERE gm.group_id = g.id
-		UNION ALL
-		SELECT mg.name, mg.name_key FROM group_member_groups gg JOIN groups mg ON mg.id = gg.member_group_id WHERE gg.group_id = g.id) m WHERE TRUE`},
+	GroupFieldID:         {expr: "g.id::text", kind: kindText},
+	GroupFieldName:       {expr: "g.name", kind: kindText, key: "g.name_key"},
+	GroupFieldDomain:     {expr: "g.user_store_domain", kind: kindText},
+	GroupFieldCreated:    {expr: "g.created_at", kind: kindTime},
+	GroupFieldModified:   {expr: "g.updated_at", kind: kindTime},
+	GroupFieldMemberID:   {expr: "m.id::text", kind: kindText, exists: groupMembersWhere, set: GroupFieldMembers},
+	GroupFieldMemberName: {expr: "m.name", kind: kindText, key: "m.name_key", exists: groupMembersWhere, set: GroupFieldMembers},
+	GroupFieldMemberType: {expr: "m.type", kind: kindText, exists: groupMembersWhere, set: GroupFieldMembers},
 }
 
 // sqlArgs collects positional parameters.
@@ -160,6 +191,7 @@ type compiler struct {
 	claims  bool
 	org     string // placeholder of the organization id, for orgMarker
 	nodes   int
+	elem    string // inside FilterAny: the set whose element is tested
 }
 
 func (c *compiler) compile(f Filter) (string, error) {
@@ -193,10 +225,18 @@ func (c *compiler) compile(f Filter) (string, error) {
 			parts[i] = "(" + s + ")"
 		}
 		return strings.Join(parts, " "+strings.ToUpper(string(f.Op))+" "), nil
+	case FilterAny:
+		return c.any(f)
 	}
 	col, err := c.column(f)
 	if err != nil {
 		return "", err
+	}
+	if c.elem != "" {
+		if col.set != c.elem {
+			return "", fmt.Errorf("filter: %q is not a field of the elements of %q", f.Field, c.elem)
+		}
+		return c.compare(col, f)
 	}
 	if col.exists == "" {
 		return c.compare(col, f)
@@ -215,6 +255,34 @@ func (c *compiler) compile(f Filter) (string, error) {
 		s = "NOT " + s
 	}
 	return s, nil
+}
+
+// any compiles FilterAny: one EXISTS over the set's elements, holding the
+// whole condition, so that every comparison in it tests the same element.
+func (c *compiler) any(f Filter) (string, error) {
+	if c.elem != "" {
+		return "", errors.New("filter: any inside any")
+	}
+	if len(f.Sub) != 1 || f.Claim != "" {
+		return "", errors.New("filter: any takes a set and one operand")
+	}
+	var set column
+	for _, col := range c.columns {
+		if col.set != "" && col.set == f.Field {
+			set = col
+			break
+		}
+	}
+	if set.set == "" {
+		return "", fmt.Errorf("filter: unknown set %q", f.Field)
+	}
+	c.elem = f.Field
+	cond, err := c.compile(f.Sub[0])
+	c.elem = ""
+	if err != nil {
+		return "", err
+	}
+	return "EXISTS (" + strings.ReplaceAll(set.exists, orgMarker, c.org) + " AND (" + cond + ")" + set.close + ")", nil
 }
 
 func (c *compiler) column(f Filter) (column, error) {

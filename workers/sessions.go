@@ -25,7 +25,8 @@ type Sessions struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Ended, when set, follows every session a script ends: it revokes the session's tokens and
-	// logs its relying parties out (oidclogout.Ender: OIDC back-channel logout). Without it only
+	// logs its relying parties out (cmd/keyflow: saml.Enders{oidclogout.Ender, samlIdP}: OIDC
+	// back-channel logout and SOAP LogoutRequests to back-channel SAML SPs). Without it only
 	// the tokens are revoked.
 	Ended SessionEnder
 }

@@ -81,7 +81,12 @@ type Config struct {
 	// default timeout and no address policy (cmd/keyflow passes an egress.Policy client, whose
 	// refusals are answered 400).
 	MetadataClient *http.Client
-	Logger         *slog.Logger
+	// Outbound, when set, checks the URLs of an OIDC configuration that Keyflow itself will
+	// call (clientAuthentication.jwksUri, logout.backChannelLogoutUrl) when they are saved:
+	// one it refuses is answered 400. *egress.Policy implements it (cmd/keyflow passes the
+	// process's policy); nil: no check.
+	Outbound URLChecker
+	Logger   *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -549,7 +554,7 @@ func (h *Handler) create(c *gin.Context) {
 			na.APIBasedAuthentication = b.AdvancedConfigurations.EnableAPIBasedAuthentication
 		}
 		if oidc != nil {
-			nc, err := oidc.newClient(cl.Org.ID, b.Name, nil)
+			nc, err := oidc.newClient(cl.Org.ID, b.Name, nil, h.cfg.Outbound)
 			if err != nil {
 				return err
 			}

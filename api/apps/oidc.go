@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyflow/keyflow/api/bearer"
 	"github.com/keyflow/keyflow/api/oauth2/op"
+	"github.com/keyflow/keyflow/connectors/egress"
 	"github.com/keyflow/keyflow/store"
 )
 
@@ -96,9 +97,61 @@ type hybridFlowConfig struct {
 	ResponseType string `json:"responseType,omitempty"`
 }
 
+// URLChecker refuses URLs whose target the outbound address policy does not allow.
+type URLChecker interface {
+	// CheckURL returns an error saying why raw may not be called, nil when it may (so far as
+	// can be known before resolving its host).
+	CheckURL(raw string) error
+}
+
 // newClient turns the configuration into op's client input. cur is the client being
-// replaced (nil on creation): its id and signing algorithm stay.
-func (o *oidcConfig) newClient(orgID, name string, cur *store.OAuth2Client) (op.NewClient, error) {
+// replaced (nil on creation): its id and signing algorithm stay. out, when not nil, checks
+// the URLs Keyflow will call (see checkOutbound).
+func (o *oidcConfig) newClient(orgID, name string, cur *store.OAuth2Client, out URLChecker) (op.NewClient, error) {
+	nc, err := o.buildClient(orgID, name, cur)
+	if err != nil {
+		return op.NewClient{}, err
+	}
+	if err := checkOutbound(out, nc, cur); err != nil {
+		return op.NewClient{}, err
+	}
+	return nc, nil
+}
+
+// checkOutbound refuses a client naming a URL Keyflow will call (the jwks_uri it fetches to
+// verify private_key_jwt assertions, the back-channel logout URI it posts logout tokens to)
+// whose target out does not allow, so that the mistake shows when it is saved rather than at
+// the first login or logout. URLs the replaced client cur already had are not checked again:
+// a stricter policy does not block unrelated edits (the call itself is still refused).
+func checkOutbound(out URLChecker, nc op.NewClient, cur *store.OAuth2Client) error {
+	if out == nil {
+		return nil
+	}
+	var hadJWKSURI, hadLogoutURI string
+	if cur != nil {
+		hadJWKSURI, hadLogoutURI = cur.JWKSURI, cur.BackchannelLogoutURI
+	}
+	for _, u := range []struct{ field, url, had string }{
+		{"clientAuthentication.jwksUri", nc.JWKSURI, hadJWKSURI},
+		{"logout.backChannelLogoutUrl", nc.BackchannelLogoutURI, hadLogoutURI},
+	} {
+		if u.url == "" || u.url == u.had {
+			continue
+		}
+		err := out.CheckURL(u.url)
+		var refused *egress.Error
+		switch {
+		case errors.As(err, &refused):
+			return badRequest("%s is not allowed: %s (the server's outbound address policy refuses it).", u.field, refused.Reason())
+		case err != nil:
+			return badRequest("%s is not a valid URL.", u.field)
+		}
+	}
+	return nil
+}
+
+// buildClient is newClient without the outbound check.
+func (o *oidcConfig) buildClient(orgID, name string, cur *store.OAuth2Client) (op.NewClient, error) {
 	if len(o.GrantTypes) == 0 {
 		return op.NewClient{}, badRequest("grantTypes must name at least one grant type.")
 	}
@@ -282,7 +335,7 @@ func (h *Handler) putOIDC(c *gin.Context) {
 					return err
 				}
 			}
-			nc, err := b.newClient(cl.Org.ID, a.Name, nil)
+			nc, err := b.newClient(cl.Org.ID, a.Name, nil, h.cfg.Outbound)
 			if err != nil {
 				return err
 			}
@@ -303,7 +356,7 @@ func (h *Handler) putOIDC(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		nc, err := b.newClient(cl.Org.ID, a.Name, &cur)
+		nc, err := b.newClient(cl.Org.ID, a.Name, &cur, h.cfg.Outbound)
 		if err != nil {
 			return err
 		}

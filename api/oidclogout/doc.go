@@ -21,8 +21,15 @@
 //     (Front-Channel Logout 1.0; its CSP allows exactly those origins in frame-src), which then
 //     moves on to the post_logout_redirect_uri with state, or says the user signed out. Without
 //     front-channel participants, a redirect goes straight to the post_logout_redirect_uri.
+//  5. with Config.Ended (saml.Enders{samlIdP, wsfed.Cleanup}), the session's other participants
+//     are told too: SAML SPs with a back-channel (SOAP) single logout service get signed
+//     LogoutRequests through the durable back-channel workflow, and WS-Federation relying
+//     parties' wsignoutcleanup1.0 URLs join the page's frames; with Config.SAML, the page then
+//     goes on to the SAML IdP, which walks the browser through the front-channel SAML SPs and
+//     ends at the post_logout_redirect_uri.
 //
 // App-native logout (wso2-wire.md §1, "App-native logout"): POST with response_mode=direct and an
 // id_token_hint answers 200 with an empty body, or an ABA-60010 JSON error; no page, no
-// confirmation, no front-channel frames.
+// confirmation, no front-channel frames (front-channel-only participants are logged, not
+// reached).
 package oidclogout

@@ -94,6 +94,34 @@ type Config struct {
 	Now func() time.Time
 	// Logger; default discards.
 	Logger *slog.Logger
+	// Ended, when set, is told of every session this endpoint ends, after its OIDC relying
+	// parties: cmd/keyflow passes saml.Enders{samlIdP, wsfed.Cleanup{…}}, so the session's SAML
+	// service providers with a back-channel (SOAP) single logout service get LogoutRequests, and
+	// the URLs it returns (WS-Federation wsignoutcleanup1.0) are loaded as frames on the
+	// signed-out page with the OIDC front-channel ones. App-native logout has no page: those
+	// URLs are logged, not loaded.
+	Ended SessionEnder
+	// SAML, when set, walks the browser through the session's front-channel SAML service
+	// providers after the signed-out page (each gets a signed LogoutRequest and answers), ending
+	// at the post_logout_redirect_uri; *saml.Handler implements it.
+	SAML FrontChannelLogouts
+}
+
+// SessionEnder follows the end of an SSO session for participants of other protocols; it
+// returns URLs the browser must load in frames. saml.Enders and *saml.Handler implement it.
+type SessionEnder interface {
+	// SessionEnded tells the participants of ended session s that can be told without the
+	// browser, and returns the front-channel URLs of the others. Failures are logged.
+	SessionEnded(ctx context.Context, s store.SSOSession) []string
+}
+
+// FrontChannelLogouts prepares the browser's walk through the front-channel SAML service
+// providers of an ended session; *saml.Handler implements it.
+type FrontChannelLogouts interface {
+	// FrontChannelLogout returns the URL the browser must visit next for session s's
+	// front-channel participants, or "" when there are none; the walk ends at returnTo (a
+	// registered URL) or a signed-out page.
+	FrontChannelLogout(ctx context.Context, s store.SSOSession, returnTo string) (string, error)
 }
 
 // Handler serves the end-session endpoint.
@@ -185,13 +213,24 @@ func (h *Handler) serve(c *gin.Context) {
 			return
 		}
 	}
-	frames, err := h.endSession(ctx, target)
+	ended, frames, err := h.endSession(ctx, target)
 	if err != nil {
 		h.errorPage(c, http.StatusInternalServerError, req.UILocales, err)
 		return
 	}
 	h.clearCookies(c)
-	h.finish(c, req, frames)
+	next := req.PostLogoutRedirect()
+	if ended.ID != "" && h.cfg.SAML != nil {
+		// The front-channel SAML service providers come after the signed-out page, then the
+		// post-logout redirect URI (validated as registered for the client).
+		u, err := h.cfg.SAML.FrontChannelLogout(ctx, ended, next)
+		if err != nil {
+			h.log.ErrorContext(ctx, "oidclogout: SAML front-channel logout not started", "session", ended.ID, "error", err)
+		} else if u != "" {
+			next = u
+		}
+	}
+	h.finish(c, req, frames, next)
 }
 
 // params reads the query (GET) or form (POST), refusing repeated parameters.
@@ -235,10 +274,11 @@ func (h *Handler) cookieSession(c *gin.Context) (s store.SSOSession, hasCookie b
 }
 
 // endSession terminates session target (when not zero) and tells its relying parties
-// (SessionEnded). A session that ended meanwhile has nothing left to do.
-func (h *Handler) endSession(ctx context.Context, target store.SSOSession) ([]string, error) {
+// (SessionEnded, then Config.Ended); it returns the ended session (zero when none) and the
+// front-channel URLs. A session that ended meanwhile has nothing left to do.
+func (h *Handler) endSession(ctx context.Context, target store.SSOSession) (store.SSOSession, []string, error) {
 	if target.ID == "" {
-		return nil, nil
+		return store.SSOSession{}, nil, nil
 	}
 	var actor store.Actor // the system, for a federated subject without a local user
 	if target.UserID != "" {
@@ -246,12 +286,16 @@ func (h *Handler) endSession(ctx context.Context, target store.SSOSession) ([]st
 	}
 	s, err := h.cfg.Sessions.TerminateSSOSession(ctx, target.ID, "", h.cfg.Now(), actor)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return store.SSOSession{}, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oidclogout: terminate session: %w", err)
+		return store.SSOSession{}, nil, fmt.Errorf("oidclogout: terminate session: %w", err)
 	}
-	return h.SessionEnded(ctx, s), nil
+	frames := h.SessionEnded(ctx, s)
+	if h.cfg.Ended != nil {
+		frames = append(frames, h.cfg.Ended.SessionEnded(ctx, s)...)
+	}
+	return s, frames, nil
 }
 
 // SessionEnded is Ender.SessionEnded with the handler's provider and notifier.
@@ -320,10 +364,9 @@ func (e Ender) SessionEnded(ctx context.Context, s store.SSOSession) []string {
 	return frames
 }
 
-// finish sends the browser on: a page with the front-channel frames, a redirect to the
-// post-logout redirect URI, or the signed-out page.
-func (h *Handler) finish(c *gin.Context, req *op.LogoutRequest, frames []string) {
-	next := req.PostLogoutRedirect()
+// finish sends the browser on: a page with the front-channel frames, a redirect to next (the
+// post-logout redirect URI, or the SAML front-channel logout), or the signed-out page.
+func (h *Handler) finish(c *gin.Context, req *op.LogoutRequest, frames []string, next string) {
 	if len(frames) == 0 && next != "" {
 		h.noStore(c)
 		c.Header("Referrer-Policy", "no-referrer")
@@ -425,9 +468,16 @@ func (h *Handler) direct(c *gin.Context, params url.Values) {
 			return
 		}
 	}
-	if _, err := h.endSession(ctx, target); err != nil {
+	ended, frames, err := h.endSession(ctx, target)
+	if err != nil {
 		h.directError(c, http.StatusInternalServerError, err)
 		return
+	}
+	if len(frames) > 0 {
+		// No browser page: front-channel participants (OIDC front-channel, WS-Federation, SAML
+		// without a back channel) cannot be reached, as in WSO2.
+		h.log.InfoContext(ctx, "oidclogout: app-native logout cannot reach front-channel participants",
+			"session", ended.ID, "frontchannel", len(frames))
 	}
 	if cs, ok, _ := h.cookieSession(c); !ok || cs.ID == target.ID {
 		h.clearCookies(c)

@@ -52,7 +52,12 @@ func (h *Handler) SessionEnded(ctx context.Context, s store.SSOSession) []string
 		h.log.ErrorContext(ctx, "saml: back-channel logout failed", "session", s.ID, "error", err)
 		return nil
 	}
-	_, failed := h.backChannelLogout(ctx, t, s.ID, targets)
+	front, failed := h.backChannelLogout(ctx, t, s.ID, targets)
+	if len(front) > 0 {
+		// Only a browser can reach them: FrontChannelLogout when one is present (OIDC and
+		// WS-Federation logout); not at all from the session API or a script (as in WSO2).
+		h.log.InfoContext(ctx, "saml: front-channel participants left to the browser", "session", s.ID, "participants", len(front))
+	}
 	if len(failed) > 0 {
 		h.log.InfoContext(ctx, "saml: back-channel logout not sent to every participant", "session", s.ID, "failed", failed)
 	}

@@ -284,6 +284,33 @@ func (nopLogins) BeginBrowserLogin(c *gin.Context, _ flows.LoginInput, _ any) {
 
 var reNextLink = regexp.MustCompile(`<a id="next" href="([^"]*)">`)
 
+// frontChannelChain follows a signed-out page (body, whose link to go on matches link) to the
+// SAML front-channel logout: wiki receives a LogoutRequest for alice's session and answers
+// Success, and the browser is sent on to end.
+func (f *sloFixture) frontChannelChain(t *testing.T, link *regexp.Regexp, body, end string) {
+	t.Helper()
+	m := link.FindStringSubmatch(body)
+	if m == nil || !strings.HasPrefix(html.UnescapeString(m[1]), f.e.srv.URL+PathLogout+"?logout=") {
+		t.Fatalf("signed-out page does not go on to SAML logout:\n%s", body)
+	}
+	f.cookie = nil // the SSO cookie is gone
+	resp, body := f.send(t, http.MethodGet, html.UnescapeString(m[1]), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("SAML logout = %d %s", resp.StatusCode, body)
+	}
+	lr := f.wiki.receiveLogoutRequest(t, body)
+	if lr.NameID.Value != "alice@example.com" || lr.SessionIndex == nil || lr.SessionIndex.Value != f.sess.ID {
+		t.Errorf("wiki's LogoutRequest %+v", lr)
+	}
+	resp, body = f.send(t, http.MethodPost, f.e.srv.URL+PathSSO, f.wiki.logoutResponseForm(t, f.e, lr.ID, crewjam.StatusSuccess))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("wiki's LogoutResponse = %d %s", resp.StatusCode, body)
+	}
+	if m := reNextLink.FindStringSubmatch(body); m == nil || html.UnescapeString(m[1]) != end {
+		t.Errorf("the logout does not end at %s:\n%s", end, body)
+	}
+}
+
 // TestWSFedSignOutReachesSAML: a WS-Federation wsignout1.0 ends the session; the SAML service
 // provider with a back-channel single logout service (crm) receives a valid LogoutRequest over
 // SOAP (wsfed.Config.Ended = Enders{oidc, samlHandler}), and the signed-out page goes on to the
@@ -326,27 +353,8 @@ func TestWSFedSignOutReachesSAML(t *testing.T) {
 		t.Error("the OIDC ender was not told")
 	}
 
-	// The signed-out page goes on to the SAML IdP, which sends the browser to wiki.
-	m := reNextLink.FindStringSubmatch(body)
-	if m == nil || !strings.HasPrefix(html.UnescapeString(m[1]), f.e.srv.URL+PathLogout+"?logout=") {
-		t.Fatalf("signed-out page does not go on to SAML logout:\n%s", body)
-	}
-	f.cookie = nil // the SSO cookie is gone
-	resp, body = f.send(t, http.MethodGet, html.UnescapeString(m[1]), nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("SAML logout = %d %s", resp.StatusCode, body)
-	}
-	lr := f.wiki.receiveLogoutRequest(t, body)
-	if lr.NameID.Value != "alice@example.com" || lr.SessionIndex == nil || lr.SessionIndex.Value != f.sess.ID {
-		t.Errorf("wiki's LogoutRequest %+v", lr)
-	}
-	resp, body = f.send(t, http.MethodPost, f.e.srv.URL+PathSSO, f.wiki.logoutResponseForm(t, f.e, lr.ID, crewjam.StatusSuccess))
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("wiki's LogoutResponse = %d %s", resp.StatusCode, body)
-	}
-	if m := reNextLink.FindStringSubmatch(body); m == nil || html.UnescapeString(m[1]) != reply {
-		t.Errorf("the logout does not end at wreply:\n%s", body)
-	}
+	// The signed-out page goes on to the SAML IdP, which sends the browser to wiki, then to wreply.
+	f.frontChannelChain(t, reNextLink, body, reply)
 	if f.sloState != nil {
 		t.Error("a logout is left in progress")
 	}

@@ -76,6 +76,8 @@ func FuzzFilter(f *testing.F) {
 		`userName eq "a"`, `emails[type eq "work" and not (value co "x")]`, `meta.created gt "2020-01-01T00:00:00Z"`,
 		`active eq true or groups.display sw "a"`, `name pr and title eq null`, SchemaEnterprise + `:manager.value eq "m"`,
 		`members[value eq "x"] or displayName ew "s"`, `emails.primary eq true`, `phoneNumbers.type ne "fax"`,
+		`members[type eq "Group" and not (display eq "x")]`, `members.type pr`, `not (members.type ne "User")`,
+		`groups[type eq "indirect" and display eq "x"]`, `groups.type eq "direct"`, `groups[not (type pr) or value eq null]`,
 	} {
 		f.Add(s)
 	}

@@ -91,6 +91,26 @@ func TestNestedGroups(t *testing.T) {
 			{"/scim2/Groups", `members.display eq "ENG"`, []string{all}},
 			{"/scim2/Users", `groups.value eq "` + all + `"`, []string{dev.ID, ops}},
 			{"/scim2/Users", `groups.display eq "backend"`, []string{dev.ID}},
+			// Types: members are users or groups, a user's groups direct or indirect. Inside [...]
+			// every comparison tests the same element.
+			{"/scim2/Groups", `members[type eq "Group"]`, []string{eng, all}},
+			// RFC 7643 §8.7.1: members.type is not case-exact.
+			{"/scim2/Groups", `members[type eq "group"]`, []string{eng, all}},
+			{"/scim2/Groups", `members.type eq "User"`, []string{backend, eng}},
+			{"/scim2/Groups", `members[type eq "Group" and display eq "backend"]`, []string{eng}},
+			{"/scim2/Groups", `members[type eq "User" and value eq "` + backend + `"]`, nil},
+			{"/scim2/Groups", `members[type eq "Group" and not (display eq "backend")]`, []string{all}},
+			{"/scim2/Groups", `members[type ne "Group"]`, []string{backend, eng}},
+			{"/scim2/Groups", `members.type ne "Group"`, []string{backend, frontend}},
+			{"/scim2/Groups", `members.type pr`, []string{backend, eng, all}},
+			{"/scim2/Groups", `not (members.type pr)`, []string{frontend}},
+			{"/scim2/Users", `groups[type eq "indirect" and display eq "eng"]`, []string{dev.ID}},
+			{"/scim2/Users", `groups[type eq "direct" and display eq "eng"]`, []string{ops}},
+			{"/scim2/Users", `groups[type eq "indirect" and display eq "backend"]`, nil},
+			{"/scim2/Users", `groups.type eq "direct"`, []string{dev.ID, ops}},
+			{"/scim2/Users", `groups[type eq "direct" and value eq "` + all + `"]`, nil},
+			{"/scim2/Users", `groups[not (type eq "direct") and value eq "` + all + `"]`, []string{dev.ID, ops}},
+			{"/scim2/Users", `(userName eq "dev" or userName eq "ops") and not (groups[type eq "direct" and display eq "backend"])`, []string{ops}},
 		} {
 			r := e.do("GET", q.path+"?filter="+url.QueryEscape(q.filter), nil).must(t, 200)
 			if got := ids(t, r); !slices.Equal(got, sorted(q.want...)) {

@@ -48,6 +48,18 @@ func (rt *resourceType) resolve(p filter.Path) (target, bool) {
 	return t, true
 }
 
+// elementSet names the store set (for store.FilterAny) of a multi-valued
+// complex attribute whose elements the store filters on one by one.
+func elementSet(a *attr) (string, bool) {
+	switch a.Special {
+	case spGroups:
+		return store.UserFieldGroups, true
+	case spMembers:
+		return store.GroupFieldMembers, true
+	}
+	return "", false
+}
+
 // translator turns a parsed filter into a store.Filter for rt.
 type translator struct{ rt *resourceType }
 
@@ -189,11 +201,23 @@ func (tr translator) slotCompare(a *attr, sl slot, leaf *attr, op filter.Op, v a
 }
 
 // valuePath translates attr[filter]. For slotted attributes each slot is
-// one element, so the sub-filter is evaluated per slot exactly; for groups
-// and members each comparison is an independent "some element" test.
+// one element, so the sub-filter is evaluated per slot exactly; for a
+// user's groups and a group's members the store tests the whole sub-filter
+// on each element (store.FilterAny), so `groups[type eq "indirect" and
+// display eq "x"]` needs one group that is both.
 func (tr translator) valuePath(a *attr, f filter.Expr) (store.Filter, *Error) {
 	if a.Slots == nil {
-		return tr.inElement(a, f, nil)
+		x, err := tr.inElement(a, f, nil)
+		if err != nil {
+			return store.Filter{}, err
+		}
+		set, ok := elementSet(a)
+		if !ok {
+			// A role's users and groups: only value is filterable, each
+			// comparison an independent "some element" test.
+			return x, nil
+		}
+		return store.Filter{Op: store.FilterAny, Field: set, Sub: []store.Filter{x}}, nil
 	}
 	var alts []store.Filter
 	for _, sl := range a.Slots {

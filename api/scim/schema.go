@@ -204,7 +204,7 @@ func userResource() *resourceType {
 	groups := ro(complexAttr("groups", true, ro(caseExact(str("value", ""))), ro(withType(caseExact(str("$ref", "")), tReference)),
 		ro(str("display", "")), ro(str("type", ""))))
 	groups.Special, groups.Field = spGroups, "group.id"
-	groups.Sub[0].Field, groups.Sub[2].Field = "group.id", "group.name"
+	groups.Sub[0].Field, groups.Sub[2].Field, groups.Sub[3].Field = "group.id", "group.name", "group.type"
 	groups.Sub[3].Canonical = []string{groupDirect, groupIndirect}
 	roles := ro(complexAttr("roles", true, ro(caseExact(str("value", ""))), ro(str("display", ""))))
 	roles.Special = spRoles
@@ -262,13 +262,13 @@ func groupResource() *resourceType {
 	name.Required, name.Special, name.Field, name.Uniqueness = true, spDisplayName, "name", "server"
 	members := complexAttr("members", true,
 		caseExact(withType(str("value", ""), tString)), withType(caseExact(str("$ref", "")), tReference),
-		ro(str("display", "")), caseExact(str("type", "")))
+		ro(str("display", "")), str("type", ""))
 	// $ref is immutable as in RFC 7643 §8.7.1, not readOnly: a client may name a member by its
 	// $ref alone ("…/Groups/{id}") and extractGroup reads the member's type from it.
 	members.Sub[0].Mutability, members.Sub[1].Mutability, members.Sub[3].Mutability = immutable, immutable, immutable
 	members.Sub[3].Canonical = []string{memberUser, memberGroup}
 	members.Special, members.Field = spMembers, "member.id"
-	members.Sub[0].Field, members.Sub[2].Field = "member.id", "member.name"
+	members.Sub[0].Field, members.Sub[2].Field, members.Sub[3].Field = "member.id", "member.name", "member.type"
 	externalID := caseExact(str("externalId", ""))
 	externalID.Special, externalID.common = spIgnored, true
 	core := &schema{ID: SchemaGroup, Name: "Group", Description: "Group", Attrs: []*attr{

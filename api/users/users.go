@@ -62,8 +62,10 @@ type Config struct {
 	TOTP      TOTPEnroller
 	TOTPStore TOTPStore
 	// Ended, when set, is told of every session the API ended, to log its relying parties out
-	// (*oidclogout.Handler sends OIDC back-channel logout). Without it only the session's
-	// tokens are revoked.
+	// (oidclogout.Ender sends OIDC back-channel logout; cmd/keyflow passes
+	// saml.Enders{oidcEnder, samlIdP} so SAML service providers with a back-channel single
+	// logout service get SOAP LogoutRequests too). Without it only the session's tokens are
+	// revoked. Front-channel-only participants need a browser and are not reached (logged).
 	Ended SessionEnder
 }
 
@@ -248,7 +250,12 @@ func (h *Handler) terminateOne(c *gin.Context) {
 // as at logout) and, with Config.Ended, logs its relying parties out.
 func (h *Handler) revoke(ctx context.Context, s store.SSOSession) error {
 	if h.cfg.Ended != nil {
-		h.cfg.Ended.SessionEnded(ctx, s)
+		if frames := h.cfg.Ended.SessionEnded(ctx, s); len(frames) > 0 {
+			// No browser is present: front-channel participants (OIDC front-channel,
+			// WS-Federation cleanup) cannot be reached, as in WSO2.
+			h.log.InfoContext(ctx, "users: front-channel participants of an ended session not reached",
+				"session", s.ID, "frontchannel", len(frames))
+		}
 		return nil
 	}
 	_, err := h.cfg.Store.RevokeOAuth2SessionGrants(ctx, s.ID)

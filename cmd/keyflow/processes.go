@@ -269,8 +269,20 @@ func (p *process) startWorker(ctx context.Context, sec serverSecrets) error {
 		return fmt.Errorf("oauth2 provider: %w", err)
 	}
 	p.listenClients(ctx, prov)
-	ender := oidclogout.Ender{Provider: prov, Logger: p.log.With("component", "logout"),
-		Notifier: &backchannel.Starter{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue, Logger: p.log.With("component", "backchannel")}}
+	notifier := &backchannel.Starter{Client: p.temporal, TaskQueue: p.cfg.TemporalTaskQueue, Logger: p.log.With("component", "backchannel")}
+	ender := oidclogout.Ender{Provider: prov, Logger: p.log.With("component", "logout"), Notifier: notifier}
+	// terminateUserSession also sends the session's back-channel SAML SPs signed SOAP
+	// LogoutRequests; this IdP only signs them (its tenants' keys, sealed by the shared KEKs)
+	// and never serves a login, so its Logins is never called.
+	samlKey, err := purposeKey(sec.keks[0], "saml-persistent-id")
+	if err != nil {
+		return err
+	}
+	samlEnder, err := saml.New(saml.Config{Store: p.store, Logins: &saml.DeferredLogins{}, BaseURL: p.cfg.BaseURL,
+		KEKs: jwtKEKs(sec), PersistentIDKey: samlKey, BackChannel: notifier, Logger: p.log.With("component", "saml")})
+	if err != nil {
+		return fmt.Errorf("SAML back-channel logout: %w", err)
+	}
 	cfg := workers.Config{
 		PasswordGate:   p.gate,
 		TaskQueue:      p.cfg.TemporalTaskQueue,
@@ -279,7 +291,7 @@ func (p *process) startWorker(ctx context.Context, sec serverSecrets) error {
 		Users:          p.store,
 		ScriptStore:    p.store,
 		CookieKey:      cookieKey,
-		Sessions:       &workers.Sessions{Store: p.store, Ended: ender},
+		Sessions:       &workers.Sessions{Store: p.store, Ended: saml.Enders{ender, samlEnder}},
 		// Back-channel logout URLs are clients' registered ones: refused addresses fail at once.
 		BackChannelClient: out.Client(egress.ClientOptions{Timeout: backchannel.DefaultAttemptTimeout}),
 		HTTP: &wfhost.HTTPCaller{Logger: p.log.With("component", "script-http"), Secrets: vault,
@@ -487,8 +499,11 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("SCIM: %w", err)
 	}
+	// OIDC logout also reaches the session's SAML SPs (back-channel ones by SOAP, then the
+	// browser through the front-channel ones) and its WS-Fed relying parties (cleanup frames).
 	logout, err := oidclogout.New(oidclogout.Config{Provider: prov, Sessions: p.store, Pages: pages, Branding: brand,
-		Notifier: notifier, BaseURL: p.cfg.BaseURL, CookieName: authn.SessionCookie, Logger: p.log.With("component", "logout")})
+		Notifier: notifier, BaseURL: p.cfg.BaseURL, CookieName: authn.SessionCookie, Logger: p.log.With("component", "logout"),
+		Ended: saml.Enders{idp, wsfed.Cleanup{Store: p.store, Logger: p.log.With("component", "wsfed")}}, SAML: idp})
 	if err != nil {
 		return nil, nil, fmt.Errorf("logout: %w", err)
 	}
@@ -496,7 +511,8 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 	if err != nil {
 		return nil, nil, err
 	}
-	sessions, err := apiusers.New(apiusers.Config{Store: p.store, Tokens: prov, Ended: ender, TOTP: totpAuth, TOTPStore: p.store,
+	// Sessions ended through the API: OIDC and back-channel SAML participants (no browser).
+	sessions, err := apiusers.New(apiusers.Config{Store: p.store, Tokens: prov, Ended: saml.Enders{ender, idp}, TOTP: totpAuth, TOTPStore: p.store,
 		Logger: p.log.With("component", "sessions")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("session API: %w", err)
@@ -515,7 +531,7 @@ func (p *process) frontEnds(ctx context.Context, sec serverSecrets) ([]api.Route
 		return nil, nil, err
 	}
 	applications, err := apps.New(apps.Config{Store: p.store, Tokens: prov, Keys: keys, Issuer: p.cfg.Issuer,
-		SecretPepper: sec.pepper, BaseURL: p.cfg.BaseURL, Logger: p.log.With("component", "applications"),
+		SecretPepper: sec.pepper, BaseURL: p.cfg.BaseURL, Outbound: out, Logger: p.log.With("component", "applications"),
 		MetadataClient: out.Client(egress.ClientOptions{Timeout: saml.DefaultMetadataFetchTimeout, FollowRedirects: true})})
 	if err != nil {
 		return nil, nil, fmt.Errorf("application API: %w", err)
