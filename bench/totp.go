@@ -85,6 +85,26 @@ func (p *totpPool) take(ctx context.Context) (*totpUser, int64, error) {
 	}
 }
 
+// awaitFreshStep waits until a time step in which no user has logged in or enrolled has begun.
+func (p *totpPool) awaitFreshStep(ctx context.Context) error {
+	p.mu.Lock()
+	var last int64
+	for _, u := range p.users {
+		last = max(last, u.lastStep)
+	}
+	p.mu.Unlock()
+	now := time.Now()
+	if totpStep(now) > last {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Unix((last+1)*int64(totpPeriod/time.Second), 0).Sub(now)):
+		return nil
+	}
+}
+
 // enrolTOTP gives every user a TOTP secret the way a user does in My Account: a token with
 // internal_login (the password grant of a client registered through DCR), then POST
 // /api/users/v1/me/totp INIT and VALIDATE with the first code.
@@ -277,6 +297,11 @@ func (s *session) totpLogins(ctx context.Context) error {
 		clients int
 		d       time.Duration
 	}{{1, s.o.single}, {s.o.clients, s.o.concurrent}} {
+		// Enrolment, and the phase before, spent users' codes of their time step: start timing at
+		// a fresh step, or the phase would wait for one with the clock running.
+		if err := pool.awaitFreshStep(ctx); err != nil {
+			return err
+		}
 		res, err := runLogins(ctx, login, phase.clients, phase.d, []string{"-"}, s.pw)
 		if err != nil {
 			return fmt.Errorf("%d clients: %w", phase.clients, err)
