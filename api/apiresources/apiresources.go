@@ -63,7 +63,7 @@ type Handler struct {
 	cfg  Config
 	log  *slog.Logger
 	auth *bearer.Authenticator
-	errs rest.Errors
+	errs *rest.Errors
 }
 
 // New validates cfg.
@@ -71,14 +71,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Tokens == nil {
 		return nil, errors.New("apiresources: Config needs Store and Tokens")
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
-	h.errs = rest.Errors{Log: h.log, API: "apiresources", Unauthenticated: errUnauthorized, Forbidden: errForbidden,
-		Unavailable: errUnavailable, Server: errServer}
-	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.errs.Refuse}
-	return h, nil
+	g := rest.NewGuard("apiresources", cfg.Logger, rest.Codes{Unauthenticated: errUnauthorized, Forbidden: errForbidden, Unavailable: errUnavailable, Server: errServer}, cfg.Tokens, cfg.Store, cfg.OrgHandle)
+	return &Handler{cfg: cfg, log: g.Log, errs: g.Errs, auth: g.Auth}, nil
 }
 
 // Register mounts the routes.

@@ -96,7 +96,7 @@ type Handler struct {
 	cfg    Config
 	log    *slog.Logger
 	auth   *bearer.Authenticator
-	errs   rest.Errors
+	errs   *rest.Errors
 	sealer sealer
 }
 
@@ -117,10 +117,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
+	g := rest.NewGuard("apps", cfg.Logger, rest.Codes{Unauthenticated: errUnauthorized, Forbidden: errForbidden, Unavailable: errUnavailable, Server: errServer}, cfg.Tokens, cfg.Store, cfg.OrgHandle)
+	h := &Handler{cfg: cfg, log: g.Log, errs: g.Errs, auth: g.Auth}
 	// Fail early on a configuration op.New refuses (issuer, keys).
 	if _, err := h.clients(nil); err != nil {
 		return nil, fmt.Errorf("apps: %w", err)
@@ -129,9 +127,6 @@ func New(cfg Config) (*Handler, error) {
 	if h.sealer, err = newSealer(cfg.SecretPepper); err != nil {
 		return nil, err
 	}
-	h.errs = rest.Errors{Log: h.log, API: "apps", Unauthenticated: errUnauthorized, Forbidden: errForbidden,
-		Unavailable: errUnavailable, Server: errServer}
-	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.errs.Refuse}
 	return h, nil
 }
 

@@ -56,7 +56,7 @@ type Handler struct {
 	cfg  Config
 	log  *slog.Logger
 	auth *bearer.Authenticator
-	errs rest.Errors
+	errs *rest.Errors
 }
 
 // Error is WSO2's REST API error body.
@@ -88,14 +88,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.OrgHandle == "" {
 		cfg.OrgHandle = store.RootOrganizationHandle
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
-	h.errs = rest.Errors{Log: h.log, API: "branding", Unauthenticated: errUnauthorized, Forbidden: errForbidden,
-		Unavailable: errUnavailable, Server: errServer}
-	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.errs.Refuse}
-	return h, nil
+	g := rest.NewGuard("branding", cfg.Logger, rest.Codes{Unauthenticated: errUnauthorized, Forbidden: errForbidden, Unavailable: errUnavailable, Server: errServer}, cfg.Tokens, cfg.Store, cfg.OrgHandle)
+	return &Handler{cfg: cfg, log: g.Log, errs: g.Errs, auth: g.Auth}, nil
 }
 
 // Register mounts the routes.

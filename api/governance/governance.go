@@ -68,7 +68,7 @@ type Config struct {
 type Handler struct {
 	cfg     Config
 	auth    *bearer.Authenticator
-	errs    rest.Errors
+	errs    *rest.Errors
 	catalog []category
 }
 
@@ -80,14 +80,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.OrgHandle == "" {
 		cfg.OrgHandle = store.RootOrganizationHandle
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	h := &Handler{cfg: cfg, catalog: newCatalog(), errs: rest.Errors{Log: log, API: "governance", Unauthenticated: errUnauthorized,
-		Forbidden: errForbidden, Unavailable: errUnavailable, Server: errServer}}
-	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.errs.Refuse}
-	return h, nil
+	g := rest.NewGuard("governance", cfg.Logger, rest.Codes{Unauthenticated: errUnauthorized, Forbidden: errForbidden, Unavailable: errUnavailable, Server: errServer}, cfg.Tokens, cfg.Store, cfg.OrgHandle)
+	return &Handler{cfg: cfg, catalog: newCatalog(), errs: g.Errs, auth: g.Auth}, nil
 }
 
 // Register mounts the routes.

@@ -60,3 +60,28 @@ func (x *Errors) Refuse(c *gin.Context, f bearer.Failure, cause error) {
 		x.Fail(c, x.Server, cause)
 	}
 }
+
+// Codes are one API's answers to the refusals of package bearer.
+type Codes struct {
+	Unauthenticated, Forbidden, Unavailable, Server Error
+}
+
+// Guard is how one management API checks its callers and answers them: its logger, its error
+// writer, and a bearer Authenticator whose refusals the error writer answers in the API's codes.
+type Guard struct {
+	Log  *slog.Logger
+	Errs *Errors
+	Auth *bearer.Authenticator
+}
+
+// NewGuard builds the Guard of API name (as its log lines name it) for callers of the
+// organization orgHandle (empty: the root one); a nil log discards.
+func NewGuard(name string, log *slog.Logger, codes Codes, tokens bearer.Tokens, users bearer.Users, orgHandle string) Guard {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	errs := &Errors{Log: log, API: name, Unauthenticated: codes.Unauthenticated, Forbidden: codes.Forbidden,
+		Unavailable: codes.Unavailable, Server: codes.Server}
+	return Guard{Log: log, Errs: errs,
+		Auth: &bearer.Authenticator{Tokens: tokens, Users: users, OrgHandle: orgHandle, Fail: errs.Refuse}}
+}

@@ -80,7 +80,7 @@ type Handler struct {
 	cfg  Config
 	log  *slog.Logger
 	auth *bearer.Authenticator
-	errs rest.Errors
+	errs *rest.Errors
 }
 
 // New validates cfg.
@@ -94,14 +94,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	h := &Handler{cfg: cfg, log: log, errs: rest.Errors{Log: log, API: "users", Unauthenticated: errUnauthorized,
-		Forbidden: errForbidden, Unavailable: errUnavailable, Server: errServer}}
-	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.errs.Refuse}
-	return h, nil
+	g := rest.NewGuard("users", cfg.Logger, rest.Codes{Unauthenticated: errUnauthorized, Forbidden: errForbidden, Unavailable: errUnavailable, Server: errServer}, cfg.Tokens, cfg.Store, cfg.OrgHandle)
+	return &Handler{cfg: cfg, log: g.Log, errs: g.Errs, auth: g.Auth}, nil
 }
 
 // Register mounts the routes.

@@ -71,7 +71,7 @@ type Handler struct {
 	cfg  Config
 	log  *slog.Logger
 	auth *bearer.Authenticator
-	errs rest.Errors
+	errs *rest.Errors
 }
 
 // New validates cfg.
@@ -79,14 +79,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Tokens == nil || cfg.Keys == nil {
 		return nil, errors.New("userstores: Config needs Store, Tokens and Keys")
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
-	h.errs = rest.Errors{Log: h.log, API: "userstores", Unauthenticated: errUnauthorized, Forbidden: errForbidden,
-		Unavailable: errUnavailable, Server: errServer}
-	h.auth = &bearer.Authenticator{Tokens: cfg.Tokens, Users: cfg.Store, OrgHandle: cfg.OrgHandle, Fail: h.errs.Refuse}
-	return h, nil
+	g := rest.NewGuard("userstores", cfg.Logger, rest.Codes{Unauthenticated: errUnauthorized, Forbidden: errForbidden, Unavailable: errUnavailable, Server: errServer}, cfg.Tokens, cfg.Store, cfg.OrgHandle)
+	return &Handler{cfg: cfg, log: g.Log, errs: g.Errs, auth: g.Auth}, nil
 }
 
 // Register mounts the routes.
