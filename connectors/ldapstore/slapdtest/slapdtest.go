@@ -150,8 +150,44 @@ func (s *Server) Stop() {
 }
 
 // Pause freezes slapd (SIGSTOP): connections are still accepted by the kernel but nothing
-// answers, the way a hung directory behaves. Resume (or Stop) undoes it.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+// answers, the way a hung directory behaves. Resume (or Stop) undoes it. The signal takes effect
+// asynchronously, thread by thread (a busy worker thread can still answer a request that
+// arrives meanwhile), so Pause returns only once every thread of slapd is stopped.
+func (s *Server) Pause() {
+	s.t.Helper()
+	s.signal(syscall.SIGSTOP)
+	s.mu.Lock()
+	pid := s.cmd.Process.Pid
+	s.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for !allStopped(pid) {
+		if time.Now().After(deadline) {
+			s.t.Fatal("slapdtest: slapd did not stop within 10 s of SIGSTOP")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread of process pid is in the stopped state (Linux
+// /proc/<pid>/task/<tid>/stat: state T).
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which is in parentheses and may hold spaces.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume undoes Pause.
 func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
