@@ -52,6 +52,31 @@ func (h *Handler) replaceInbound(c *gin.Context, applicationID, path string, row
 	c.Status(http.StatusCreated)
 }
 
+// getInbound answers GET of one inbound protocol: read finds the application's configuration
+// (store.ErrNotFound when it has none: 404), view renders it.
+func getInbound[T, V any](h *Handler, c *gin.Context, read func(ctx context.Context, applicationID string) (T, error), view func(T) V) {
+	a, ok := h.application(c)
+	if !ok {
+		return
+	}
+	cfg, err := read(c.Request.Context(), a.ID)
+	if err != nil {
+		h.failInbound(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, view(cfg))
+}
+
+// failInbound answers a failed read or delete of an inbound configuration: 404 when the
+// application has none, else 500.
+func (h *Handler) failInbound(c *gin.Context, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		h.fail(c, errInboundNone, nil)
+		return
+	}
+	h.fail(c, errServer, err)
+}
+
 // deleteInbound removes an application's configuration of one inbound protocol: 204, or 404
 // when it has none.
 func (h *Handler) deleteInbound(c *gin.Context, rows inboundStore[Store]) {
@@ -64,12 +89,8 @@ func (h *Handler) deleteInbound(c *gin.Context, rows inboundStore[Store]) {
 	if err == nil {
 		err = rows.delete(ctx, h.cfg.Store, id, bearer.Get(c).Actor())
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(c, errInboundNone, nil)
-		return
-	}
 	if err != nil {
-		h.fail(c, errServer, err)
+		h.failInbound(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)

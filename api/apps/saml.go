@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -205,20 +204,7 @@ func viewSAML(sp store.SAMLServiceProvider) samlProvider {
 }
 
 func (h *Handler) getSAML(c *gin.Context) {
-	a, ok := h.application(c)
-	if !ok {
-		return
-	}
-	sp, err := h.cfg.Store.SAMLServiceProviderByApplication(c.Request.Context(), a.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(c, errInboundNone, nil)
-		return
-	}
-	if err != nil {
-		h.fail(c, errServer, err)
-		return
-	}
-	c.JSON(http.StatusOK, viewSAML(sp))
+	getInbound(h, c, h.cfg.Store.SAMLServiceProviderByApplication, viewSAML)
 }
 
 // putSAML creates or replaces the application's SAML service provider (201 with Location

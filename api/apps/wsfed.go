@@ -2,8 +2,6 @@ package apps
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"net/url"
 
 	"github.com/gin-gonic/gin"
@@ -59,20 +57,7 @@ func viewPassiveSTS(rp store.WSFedRelyingParty) passiveSTSConfig {
 }
 
 func (h *Handler) getPassiveSTS(c *gin.Context) {
-	a, ok := h.application(c)
-	if !ok {
-		return
-	}
-	rp, err := h.cfg.Store.WSFedRelyingPartyByApplication(c.Request.Context(), a.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(c, errInboundNone, nil)
-		return
-	}
-	if err != nil {
-		h.fail(c, errServer, err)
-		return
-	}
-	c.JSON(http.StatusOK, viewPassiveSTS(rp))
+	getInbound(h, c, h.cfg.Store.WSFedRelyingPartyByApplication, viewPassiveSTS)
 }
 
 // putPassiveSTS creates or replaces the application's WS-Federation relying party (201 with

@@ -284,6 +284,22 @@ func (nopLogins) BeginBrowserLogin(c *gin.Context, _ flows.LoginInput, _ any) {
 
 var reNextLink = regexp.MustCompile(`<a id="next" href="([^"]*)">`)
 
+// wantDeliveredToCRM checks that crm received exactly one LogoutRequest (validated by crewjam's
+// SP) for alice's session sessionID, and that the back-channel workflow recorded it delivered.
+func (f *sloFixture) wantDeliveredToCRM(t *testing.T, soap *soapSLO, n *workflowNotifier, sessionID string) {
+	t.Helper()
+	got, errs := soap.received()
+	if len(got) != 1 || len(errs) != 0 {
+		t.Fatalf("crm: %d LogoutRequests, errors %v", len(got), errs)
+	}
+	if lr := got[0]; lr.NameID == nil || lr.NameID.Value != "alice@example.com" || lr.SessionIndex == nil || lr.SessionIndex.Value != sessionID {
+		t.Errorf("LogoutRequest %+v", lr)
+	}
+	if r := n.all(); len(r) != 1 || !slices.Equal(r[0].Delivered, []string{f.crm.reg.EntityID}) {
+		t.Errorf("back-channel results %+v", r)
+	}
+}
+
 // frontChannelChain follows a signed-out page (body, whose link to go on matches link) to the
 // SAML front-channel logout: wiki receives a LogoutRequest for alice's session and answers
 // Success, and the browser is sent on to end.
@@ -339,16 +355,7 @@ func TestWSFedSignOutReachesSAML(t *testing.T) {
 	if !f.sessionEnded(t) {
 		t.Error("session still live")
 	}
-	got, errs := soap.received()
-	if len(got) != 1 || len(errs) != 0 {
-		t.Fatalf("crm: %d LogoutRequests, errors %v", len(got), errs)
-	}
-	if lr := got[0]; lr.NameID == nil || lr.NameID.Value != "alice@example.com" || lr.SessionIndex == nil || lr.SessionIndex.Value != f.sess.ID {
-		t.Errorf("LogoutRequest %+v", lr)
-	}
-	if r := n.all(); len(r) != 1 || !slices.Equal(r[0].Delivered, []string{f.crm.reg.EntityID}) {
-		t.Errorf("results %+v", r)
-	}
+	f.wantDeliveredToCRM(t, soap, n, f.sess.ID)
 	if len(f.ender.sessions()) != 1 {
 		t.Error("the OIDC ender was not told")
 	}

@@ -135,16 +135,7 @@ func TestOIDCLogoutReachesSAMLAndWSFed(t *testing.T) {
 	}
 
 	// crm: a signed SOAP LogoutRequest, validated by crewjam's SP, delivered by the workflow.
-	got, errs := soap.received()
-	if len(got) != 1 || len(errs) != 0 {
-		t.Fatalf("crm: %d LogoutRequests, errors %v", len(got), errs)
-	}
-	if lr := got[0]; lr.NameID == nil || lr.NameID.Value != "alice@example.com" || lr.SessionIndex == nil || lr.SessionIndex.Value != f.sess.ID {
-		t.Errorf("LogoutRequest %+v", lr)
-	}
-	if r := n.all(); len(r) != 1 || !slices.Equal(r[0].Delivered, []string{f.crm.reg.EntityID}) {
-		t.Errorf("back-channel results %+v", r)
-	}
+	f.wantDeliveredToCRM(t, soap, n, f.sess.ID)
 
 	// The WS-Fed relying party's cleanup URL in a frame the CSP allows.
 	cleanup := "https://portal.example.net/signout?wa=wsignoutcleanup1.0"
@@ -222,16 +213,7 @@ func TestSessionAPIEndReachesSAML(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("DELETE session = %d", resp.StatusCode)
 	}
-	got, errs := soap.received()
-	if len(got) != 1 || len(errs) != 0 {
-		t.Fatalf("crm: %d LogoutRequests, errors %v", len(got), errs)
-	}
-	if lr := got[0]; lr.NameID == nil || lr.NameID.Value != "alice@example.com" || lr.SessionIndex == nil || lr.SessionIndex.Value != sess.ID {
-		t.Errorf("LogoutRequest %+v", lr)
-	}
-	if r := n.all(); len(r) != 1 || !slices.Equal(r[0].Delivered, []string{f.crm.reg.EntityID}) {
-		t.Errorf("back-channel results %+v", r)
-	}
+	f.wantDeliveredToCRM(t, soap, n, sess.ID)
 	if s := f.ender.sessions(); len(s) != 1 || s[0].ID != sess.ID {
 		t.Errorf("OIDC ender told of %v, want %s", s, sess.ID)
 	}
